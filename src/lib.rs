@@ -1,0 +1,8 @@
+//! Portcullis: an authenticating reverse proxy on Pingora. It answers a login
+//! API itself, checks a bearer JWT on all other traffic, and forwards what
+//! passes to upstream clusters with identity headers.
+
+pub mod config;
+pub mod envelope;
+pub mod metrics;
+pub mod proxy;

@@ -1,0 +1,232 @@
+//! Headers on the way upstream: who the client is (X-Forwarded-For, believed
+//! only from trusted proxies), the scheme, a request id, and the removal of
+//! hop-by-hop headers that belong to the client's connection, not the request.
+
+use ipnet::IpNet;
+use pingora_http::RequestHeader;
+use std::net::IpAddr;
+
+pub const X_FORWARDED_FOR: &str = "x-forwarded-for";
+pub const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+pub const X_REQUEST_ID: &str = "x-request-id";
+
+/// Headers that describe one connection (RFC 9110 section 7.6.1). Framing
+/// (`Transfer-Encoding`) is left to Pingora, which re-frames the body.
+const HOP_BY_HOP: &[&str] = &[
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "te",
+    "trailer",
+];
+
+pub fn is_trusted(peer: Option<IpAddr>, trusted: &[IpNet]) -> bool {
+    peer.is_some_and(|ip| trusted.iter().any(|n| n.contains(&ip)))
+}
+
+/// The client's address: the socket peer, or, when the peer is a trusted
+/// proxy, the right-most address in X-Forwarded-For that is not itself trusted.
+pub fn client_ip(peer: Option<IpAddr>, xff: Option<&str>, trusted: &[IpNet]) -> Option<IpAddr> {
+    if !is_trusted(peer, trusted) {
+        return peer;
+    }
+    let Some(xff) = xff else { return peer };
+    let mut last = peer;
+    for part in xff.rsplit(',') {
+        match part.trim().parse::<IpAddr>() {
+            Ok(ip) => {
+                last = Some(ip);
+                if !trusted.iter().any(|n| n.contains(&ip)) {
+                    return Some(ip);
+                }
+            }
+            Err(_) => return last,
+        }
+    }
+    last
+}
+
+/// A request id: the trusted proxy's, when it sent a sane one, else a new one.
+pub fn request_id(incoming: Option<&str>, peer_trusted: bool) -> String {
+    if peer_trusted {
+        if let Some(id) = incoming {
+            if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) {
+                return id.to_string();
+            }
+        }
+    }
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Removes hop-by-hop headers, including those named in `Connection`.
+/// `Connection: upgrade` with an `Upgrade` header is kept so WebSockets pass.
+pub fn strip_hop_by_hop(req: &mut RequestHeader) {
+    let mut named: Vec<String> = Vec::new();
+    let mut upgrade = false;
+    for v in req.headers.get_all(http::header::CONNECTION) {
+        if let Ok(s) = v.to_str() {
+            for token in s.split(',') {
+                let t = token.trim().to_ascii_lowercase();
+                if t == "upgrade" {
+                    upgrade = true;
+                } else if !t.is_empty() && t != "close" && t != "keep-alive" {
+                    named.push(t);
+                } else if t == "keep-alive" {
+                    // covered by HOP_BY_HOP
+                }
+            }
+        }
+    }
+    for h in HOP_BY_HOP {
+        req.remove_header(*h);
+    }
+    for h in named {
+        // never let a client use Connection to strip framing or routing headers
+        if !matches!(h.as_str(), "transfer-encoding" | "content-length" | "host") {
+            req.remove_header(h.as_str());
+        }
+    }
+    if upgrade && req.headers.contains_key(http::header::UPGRADE) {
+        let _ = req.insert_header(http::header::CONNECTION, "upgrade");
+    } else {
+        req.remove_header(&http::header::CONNECTION);
+        req.remove_header(&http::header::UPGRADE);
+    }
+}
+
+/// Sets X-Forwarded-For/-Proto and X-Request-Id on the upstream request.
+pub fn add_forwarding(
+    req: &mut RequestHeader,
+    peer: Option<IpAddr>,
+    peer_trusted: bool,
+    request_id: &str,
+) {
+    let incoming_xff = req
+        .headers
+        .get_all(X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let xff = match (peer_trusted && !incoming_xff.is_empty(), peer) {
+        (true, Some(p)) => format!("{incoming_xff}, {p}"),
+        (true, None) => incoming_xff,
+        (false, Some(p)) => p.to_string(),
+        (false, None) => String::new(),
+    };
+    req.remove_header(X_FORWARDED_FOR);
+    if !xff.is_empty() {
+        let _ = req.insert_header(X_FORWARDED_FOR, xff);
+    }
+    let proto = match req
+        .headers
+        .get(X_FORWARDED_PROTO)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(p) if peer_trusted && (p == "http" || p == "https") => p.to_string(),
+        _ => "http".to_string(),
+    };
+    let _ = req.insert_header(X_FORWARDED_PROTO, proto);
+    let _ = req.insert_header(X_REQUEST_ID, request_id);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|s| s.parse().unwrap()).collect()
+    }
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn an_untrusted_peer_cannot_claim_another_address() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        assert_eq!(
+            client_ip(ip("203.0.113.9"), Some("1.2.3.4"), &trusted),
+            ip("203.0.113.9")
+        );
+    }
+
+    #[test]
+    fn behind_trusted_proxies_the_rightmost_untrusted_address_is_the_client() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        assert_eq!(
+            client_ip(
+                ip("10.0.0.2"),
+                Some("6.6.6.6, 198.51.100.7, 10.0.0.1"),
+                &trusted
+            ),
+            ip("198.51.100.7")
+        );
+        assert_eq!(client_ip(ip("10.0.0.2"), None, &trusted), ip("10.0.0.2"));
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), Some("garbage"), &trusted),
+            ip("10.0.0.2")
+        );
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_connection_named_ones_are_removed() {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.insert_header("Connection", "keep-alive, X-Secret-Hop")
+            .unwrap();
+        req.insert_header("Keep-Alive", "timeout=5").unwrap();
+        req.insert_header("X-Secret-Hop", "1").unwrap();
+        req.insert_header("TE", "trailers").unwrap();
+        req.insert_header("Accept", "*/*").unwrap();
+        strip_hop_by_hop(&mut req);
+        for h in ["connection", "keep-alive", "x-secret-hop", "te"] {
+            assert!(req.headers.get(h).is_none(), "{h} should be gone");
+        }
+        assert!(req.headers.get("accept").is_some());
+    }
+
+    #[test]
+    fn websocket_upgrades_keep_their_upgrade_headers() {
+        let mut req = RequestHeader::build("GET", b"/ws", None).unwrap();
+        req.insert_header("Connection", "Upgrade").unwrap();
+        req.insert_header("Upgrade", "websocket").unwrap();
+        strip_hop_by_hop(&mut req);
+        assert_eq!(req.headers.get("connection").unwrap(), "upgrade");
+        assert_eq!(req.headers.get("upgrade").unwrap(), "websocket");
+    }
+
+    #[test]
+    fn forwarding_headers_replace_what_an_untrusted_client_sent() {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.insert_header("X-Forwarded-For", "1.1.1.1").unwrap();
+        req.insert_header("X-Forwarded-Proto", "https").unwrap();
+        add_forwarding(&mut req, ip("203.0.113.5"), false, "rid-1");
+        assert_eq!(req.headers.get("x-forwarded-for").unwrap(), "203.0.113.5");
+        assert_eq!(req.headers.get("x-forwarded-proto").unwrap(), "http");
+        assert_eq!(req.headers.get("x-request-id").unwrap(), "rid-1");
+    }
+
+    #[test]
+    fn a_trusted_proxy_chain_is_extended() {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.insert_header("X-Forwarded-For", "198.51.100.7")
+            .unwrap();
+        req.insert_header("X-Forwarded-Proto", "https").unwrap();
+        add_forwarding(&mut req, ip("10.0.0.2"), true, "rid-2");
+        assert_eq!(
+            req.headers.get("x-forwarded-for").unwrap(),
+            "198.51.100.7, 10.0.0.2"
+        );
+        assert_eq!(req.headers.get("x-forwarded-proto").unwrap(), "https");
+    }
+
+    #[test]
+    fn request_ids_are_generated_unless_a_trusted_proxy_sent_one() {
+        assert_eq!(request_id(Some("abc"), true), "abc");
+        assert_ne!(request_id(Some("abc"), false), "abc");
+        assert_ne!(
+            request_id(Some("bad id with spaces"), true),
+            "bad id with spaces"
+        );
+    }
+}
