@@ -2,7 +2,10 @@
 //! API itself, checks a bearer JWT on all other traffic, and forwards what
 //! passes to upstream clusters with identity headers.
 
+pub mod admin;
 pub mod config;
 pub mod envelope;
+pub mod gateway;
 pub mod metrics;
 pub mod proxy;
+pub mod server;

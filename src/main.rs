@@ -1,1 +1,120 @@
-fn main() {}
+//! The `portcullis` command: run the gateway, check a config file.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use portcullis::config::{self, ConfigError};
+use portcullis::gateway::Snapshot;
+use portcullis::server::{self, StartOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "portcullis",
+    version,
+    about = "An authenticating reverse proxy: login API, JWT checks on every route, identity headers upstream.",
+    long_about = None
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the gateway.
+    Run {
+        /// The config file.
+        #[arg(short, long, default_value = "conf/portcullis.yaml")]
+        config: PathBuf,
+        /// Take the listeners over from a running Portcullis (graceful upgrade).
+        #[arg(long)]
+        upgrade: bool,
+        /// Detach and run in the background.
+        #[arg(long)]
+        daemon: bool,
+        /// Log line format.
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: LogFormat,
+    },
+    /// Validate a config file: prints every problem with its path (exit 1), or "ok".
+    Check {
+        #[arg(short, long, default_value = "conf/portcullis.yaml")]
+        config: PathBuf,
+    },
+}
+
+fn init_logs(default_level: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+fn print_errors(path: &std::path::Path, e: &ConfigError) {
+    eprintln!("{}: {} problem(s):", path.display(), e.issues.len());
+    for issue in &e.issues {
+        eprintln!("  {issue}");
+    }
+}
+
+/// Reads, validates and builds the runtime objects, without listening.
+fn load(path: &std::path::Path) -> Result<config::Config, ConfigError> {
+    let cfg = config::load_file(path)?;
+    Snapshot::build(cfg.clone())?;
+    Ok(cfg)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { config } => match load(&config) {
+            Ok(_) => {
+                println!("ok");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                print_errors(&config, &e);
+                ExitCode::FAILURE
+            }
+        },
+        Command::Run {
+            config,
+            upgrade,
+            daemon,
+            log_format,
+        } => {
+            let cfg = match config::load_file(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    print_errors(&config, &e);
+                    return ExitCode::FAILURE;
+                }
+            };
+            init_logs(&cfg.server.log_level, log_format);
+            let listen: Vec<String> = cfg.listen.iter().map(|l| l.address.clone()).collect();
+            let server = match server::build(cfg, &StartOptions { upgrade, daemon }) {
+                Ok(s) => s,
+                Err(e) => {
+                    print_errors(&config, &e);
+                    return ExitCode::FAILURE;
+                }
+            };
+            tracing::info!(config = %config.display(), ?listen, "portcullis starting");
+            server.run_forever()
+        }
+    }
+}

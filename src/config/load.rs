@@ -118,7 +118,9 @@ pub fn load_str(text: &str) -> Result<Config, ConfigError> {
         }
         match name {
             "server" => section(&mut issues, name, value, &mut cfg.server),
-            "listen" => list(&mut issues, name, value, &mut cfg.listen),
+            "listen" => list(&mut issues, name, value, &mut cfg.listen, |l, i| {
+                l.index = i
+            }),
             "admin" => section(&mut issues, name, value, &mut cfg.admin),
             "store" => section(&mut issues, name, value, &mut cfg.store),
             "tokens" => section(&mut issues, name, value, &mut cfg.tokens),
@@ -128,21 +130,47 @@ pub fn load_str(text: &str) -> Result<Config, ConfigError> {
             "otp_delivery" => section(&mut issues, name, value, &mut cfg.otp_delivery),
             "limits" => section(&mut issues, name, value, &mut cfg.limits),
             "upstreams" => named(&mut issues, name, value, &mut cfg.upstreams),
-            "routes" => list(&mut issues, name, value, &mut cfg.routes),
+            "routes" => list(&mut issues, name, value, &mut cfg.routes, |r, i| {
+                r.index = i
+            }),
             other => issues.push(
                 other,
                 format!("unknown section (expected one of: {})", SECTIONS.join(", ")),
             ),
         }
     }
-    if issues.0.is_empty() {
-        validate(&cfg, &mut issues);
-    }
+    // Cross-field checks run even when some items failed to parse, so one
+    // run reports everything; checks on an item that failed are dropped.
+    let failed: Vec<String> = issues
+        .0
+        .iter()
+        .map(|i| item_of(&i.path).to_string())
+        .collect();
+    let mut semantic = Issues::default();
+    validate(&cfg, &mut semantic);
+    issues.0.extend(
+        semantic
+            .0
+            .into_iter()
+            .filter(|i| !failed.iter().any(|f| item_of(&i.path) == f)),
+    );
     if issues.0.is_empty() {
         Ok(cfg)
     } else {
         Err(ConfigError { issues: issues.0 })
     }
+}
+
+/// The item a path belongs to: `routes[2]` for `routes[2].auth`, `server` for `server.threads`.
+fn item_of(path: &str) -> &str {
+    let end = path.find(['.', ']']).map_or(path.len(), |i| {
+        if path.as_bytes()[i] == b']' {
+            i + 1
+        } else {
+            i
+        }
+    });
+    &path[..end]
 }
 
 fn decode<T: DeserializeOwned>(issues: &mut Issues, path: &str, value: Value) -> Option<T> {
@@ -167,14 +195,21 @@ fn section<T: DeserializeOwned>(issues: &mut Issues, path: &str, value: Value, o
     }
 }
 
-fn list<T: DeserializeOwned>(issues: &mut Issues, path: &str, value: Value, out: &mut Vec<T>) {
+fn list<T: DeserializeOwned>(
+    issues: &mut Issues,
+    path: &str,
+    value: Value,
+    out: &mut Vec<T>,
+    set_index: fn(&mut T, usize),
+) {
     let Value::Sequence(items) = value else {
         issues.push(path, "expected a list");
         return;
     };
     out.clear();
     for (i, item) in items.into_iter().enumerate() {
-        if let Some(v) = decode(issues, &format!("{path}[{i}]"), item) {
+        if let Some(mut v) = decode::<T>(issues, &format!("{path}[{i}]"), item) {
+            set_index(&mut v, i);
             out.push(v);
         }
     }

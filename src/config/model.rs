@@ -39,8 +39,6 @@ pub struct Server {
     pub grace_period: Dur,
     /// Time given to requests in flight after the grace period.
     pub graceful_shutdown_timeout: Dur,
-    /// Deadline for reading a request's headers from a client.
-    pub header_read_timeout: Dur,
     /// How long an idle client keep-alive connection is kept.
     pub keepalive_timeout: Dur,
     /// Upstream connections kept for reuse, per process.
@@ -59,7 +57,6 @@ impl Default for Server {
             upgrade_sock: PathBuf::from("/tmp/portcullis_upgrade.sock"),
             grace_period: Dur::secs(5),
             graceful_shutdown_timeout: Dur::secs(10),
-            header_read_timeout: Dur::secs(10),
             keepalive_timeout: Dur::secs(60),
             upstream_keepalive_pool_size: 128,
             access_log: true,
@@ -72,6 +69,9 @@ impl Default for Server {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Listener {
+    /// Position in the file's `listen` list (for error paths).
+    #[serde(skip)]
+    pub index: usize,
     /// `host:port`, e.g. `0.0.0.0:8080`.
     pub address: String,
     #[serde(default)]
@@ -555,6 +555,9 @@ pub enum AuthMode {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
+    /// Position in the file's `routes` list (for error paths).
+    #[serde(skip)]
+    pub index: usize,
     /// Name used in metrics and logs; defaults to the path.
     #[serde(default)]
     pub name: Option<String>,

@@ -50,7 +50,8 @@ fn listeners(cfg: &Config, issues: &mut Issues) {
         issues.push("listen", "at least one listener is needed");
     }
     let mut seen = HashSet::new();
-    for (i, l) in cfg.listen.iter().enumerate() {
+    for l in &cfg.listen {
+        let i = l.index;
         let path = format!("listen[{i}].address");
         if let Some(a) = socket(issues, &path, &l.address) {
             if !seen.insert(a) {
@@ -347,7 +348,8 @@ fn header_name(issues: &mut Issues, path: String, name: &str) {
 
 fn routes(cfg: &Config, issues: &mut Issues) {
     let mut seen = HashSet::new();
-    for (i, r) in cfg.routes.iter().enumerate() {
+    for r in &cfg.routes {
+        let i = r.index;
         let path = format!("routes[{i}]");
         if !r.path.starts_with('/') {
             issues.push(format!("{path}.path"), "must start with /");

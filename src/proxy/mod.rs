@@ -1,6 +1,13 @@
-//! The Pingora glue: routing, forwarding headers, upstream clusters and the
-//! JSON answers the gateway writes itself.
+//! The Pingora glue: routing, route policy, forwarding headers, upstream
+//! clusters, and the JSON answers the gateway writes itself.
 
+pub mod auth_api;
 pub mod cluster;
 pub mod forwarding;
+pub mod framing;
+pub mod policy;
+pub mod respond;
 pub mod router;
+pub mod service;
+
+pub use service::{Proxy, RequestCtx};

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Makes sure the system tools the build and the tests need are present:
+# cmake (Pingora's zlib-ng build) always, redis-server for the tests.
+# Installs them with apt-get when running as root; otherwise says exactly
+# what to install and fails.
+# Usage: scripts/ensure-tools.sh [build|test]
+set -euo pipefail
+
+want=(cmake)
+if [ "${1:-build}" = "test" ]; then
+  want+=(redis-server)
+fi
+
+missing=()
+for tool in "${want[@]}"; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "Installing ${missing[*]} with apt-get..." >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+  # Debian starts a redis-server service on install; tests start their own.
+  if [[ " ${missing[*]} " == *" redis-server "* ]] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now redis-server >/dev/null 2>&1 || true
+  fi
+  exit 0
+fi
+
+echo "Missing: ${missing[*]}." >&2
+echo "Install them first, for example: sudo apt-get install -y ${missing[*]}" >&2
+echo "(Debian/Ubuntu package names; on macOS: brew install ${missing[*]/redis-server/redis})" >&2
+exit 1

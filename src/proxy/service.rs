@@ -1,0 +1,295 @@
+//! The Pingora `ProxyHttp` implementation: each phase of a request, top to
+//! bottom. Framing checks, the auth API dispatch, routing and route policy in
+//! `request_filter`; backend choice and retry in `upstream_peer` and
+//! `fail_to_connect`; headers on the way up; JSON errors; metrics and the
+//! access log at the end.
+
+use super::cluster::Cluster;
+use super::forwarding;
+use super::policy;
+use super::respond;
+use super::router::{host_name, RouteMatch};
+use super::{auth_api, framing};
+use crate::config::Route;
+use crate::gateway::{Gateway, Snapshot};
+use crate::metrics::METRICS;
+use async_trait::async_trait;
+use pingora_core::upstreams::peer::HttpPeer;
+use pingora_error::{Error, ErrorType};
+use pingora_http::{RequestHeader, ResponseHeader};
+use pingora_proxy::{FailToProxy, ProxyHttp, Session};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct Proxy {
+    gateway: Arc<Gateway>,
+}
+
+impl Proxy {
+    pub fn new(gateway: Arc<Gateway>) -> Self {
+        Proxy { gateway }
+    }
+}
+
+/// What one request carries from phase to phase.
+pub struct RequestCtx {
+    pub started: Instant,
+    pub snapshot: Arc<Snapshot>,
+    pub request_id: String,
+    pub peer: Option<IpAddr>,
+    pub peer_trusted: bool,
+    pub client_ip: Option<IpAddr>,
+    pub route: Option<Arc<Route>>,
+    pub cluster: Option<Arc<Cluster>>,
+    /// Backends already tried for this request.
+    pub tried: Vec<SocketAddr>,
+    pub upstream_started: Option<Instant>,
+    /// Label for metrics when no route applies (`auth_api`, `none`).
+    pub label: &'static str,
+}
+
+/// Standard methods keep their name in metrics; anything else is `OTHER`.
+fn method_label(m: &http::Method) -> &'static str {
+    match *m {
+        http::Method::GET => "GET",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::DELETE => "DELETE",
+        http::Method::PATCH => "PATCH",
+        http::Method::HEAD => "HEAD",
+        http::Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for Proxy {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx {
+            started: Instant::now(),
+            snapshot: self.gateway.snapshot(),
+            request_id: String::new(),
+            peer: None,
+            peer_trusted: false,
+            client_ip: None,
+            route: None,
+            cluster: None,
+            tried: Vec::new(),
+            upstream_started: None,
+            label: "none",
+        }
+    }
+
+    async fn request_filter(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> pingora_error::Result<bool> {
+        let cfg = ctx.snapshot.config.clone();
+        ctx.peer = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        let trusted = &cfg.limits.trusted_proxies;
+        ctx.peer_trusted = forwarding::is_trusted(ctx.peer, trusted);
+        let req = session.req_header();
+        let xff = req
+            .headers
+            .get(forwarding::X_FORWARDED_FOR)
+            .and_then(|v| v.to_str().ok());
+        ctx.client_ip = forwarding::client_ip(ctx.peer, xff, trusted);
+        ctx.request_id = forwarding::request_id(
+            req.headers
+                .get(forwarding::X_REQUEST_ID)
+                .and_then(|v| v.to_str().ok()),
+            ctx.peer_trusted,
+        );
+        session.set_keepalive(Some(cfg.server.keepalive_timeout.get().as_secs()));
+
+        if let Some((status, message)) = framing::check(session, &cfg.limits) {
+            session.set_keepalive(None);
+            respond::error(session, status, message, &[], &ctx.request_id).await?;
+            return Ok(true);
+        }
+
+        let req = session.req_header();
+        let path = req.uri.path();
+        if auth_api::is_auth_path(path) {
+            ctx.label = "auth_api";
+            auth_api::serve(session, ctx).await?;
+            return Ok(true);
+        }
+
+        let host = req
+            .headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| req.uri.host())
+            .map(host_name);
+        let found = match ctx.snapshot.router.find(host, path, &req.method) {
+            RouteMatch::Found(route) => route.clone(),
+            RouteMatch::MethodNotAllowed => {
+                respond::error(
+                    session,
+                    405,
+                    "Method not allowed on this route",
+                    &[],
+                    &ctx.request_id,
+                )
+                .await?;
+                return Ok(true);
+            }
+            RouteMatch::NotFound => {
+                respond::error(
+                    session,
+                    404,
+                    "No route for this request",
+                    &[],
+                    &ctx.request_id,
+                )
+                .await?;
+                return Ok(true);
+            }
+        };
+        ctx.cluster = ctx.snapshot.clusters.get(&found.upstream).cloned();
+        ctx.route = Some(found.clone());
+
+        if let Err(denied) = policy::admit(&found, session) {
+            METRICS
+                .auth_decisions_total
+                .with_label_values(&[found.label(), denied.result])
+                .inc();
+            let mut extra = Vec::new();
+            if let Some(challenge) = denied.www_authenticate {
+                extra.push(("www-authenticate", challenge));
+            }
+            respond::error(
+                session,
+                denied.status,
+                denied.message,
+                &extra,
+                &ctx.request_id,
+            )
+            .await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> pingora_error::Result<Box<HttpPeer>> {
+        let Some(cluster) = ctx.cluster.clone() else {
+            return Error::e_explain(ErrorType::HTTPStatus(503), "route names no known upstream");
+        };
+        let Some(backend) = cluster.select(&ctx.tried) else {
+            return Error::e_explain(ErrorType::HTTPStatus(503), "no healthy backend");
+        };
+        if let Some(addr) = backend.addr.as_inet() {
+            ctx.tried.push(*addr);
+        }
+        ctx.upstream_started = Some(Instant::now());
+        Ok(Box::new(cluster.peer(&backend)))
+    }
+
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        // One retry, on another backend, when the connection could not be made.
+        let backends = ctx.cluster.as_ref().map_or(0, |c| c.config.backends.len());
+        if ctx.tried.len() < 2 && backends > ctx.tried.len() {
+            e.set_retry(true);
+        }
+        e
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> pingora_error::Result<()> {
+        forwarding::strip_hop_by_hop(upstream);
+        for h in &ctx.snapshot.identity_headers {
+            upstream.remove_header(h);
+        }
+        forwarding::add_forwarding(upstream, ctx.peer, ctx.peer_trusted, &ctx.request_id);
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> pingora_error::Result<()> {
+        if let (Some(started), Some(cluster)) = (ctx.upstream_started, &ctx.cluster) {
+            METRICS
+                .upstream_duration_seconds
+                .with_label_values(&[cluster.name.as_str()])
+                .observe(started.elapsed().as_secs_f64());
+        }
+        upstream_response.insert_header("x-request-id", ctx.request_id.as_str())?;
+        Ok(())
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        let (status, message) = respond::failure_status(e);
+        if status > 0 && session.response_written().is_none() {
+            if let Err(write_err) =
+                respond::error(session, status, message, &[], &ctx.request_id).await
+            {
+                tracing::debug!(error = %write_err, "could not write the error response");
+            }
+        }
+        FailToProxy {
+            error_code: status,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let route = ctx.route.as_ref().map_or(ctx.label, |r| r.label());
+        let method = method_label(&session.req_header().method);
+        let elapsed = ctx.started.elapsed();
+        let mut status_buf = itoa::Buffer::new();
+        METRICS
+            .requests_total
+            .with_label_values(&[route, method, status_buf.format(status)])
+            .inc();
+        METRICS
+            .request_duration_seconds
+            .with_label_values(&[route])
+            .observe(elapsed.as_secs_f64());
+        if ctx.snapshot.config.server.access_log {
+            tracing::info!(
+                target: "access",
+                request_id = %ctx.request_id,
+                client = ?ctx.client_ip,
+                method = %session.req_header().method,
+                path = %session.req_header().uri.path(),
+                route,
+                status,
+                upstream = ctx.cluster.as_ref().map_or("", |c| c.name.as_str()),
+                backend = ?ctx.tried.last(),
+                duration_ms = elapsed.as_secs_f64() * 1000.0,
+                error = e.map(|e| e.etype().as_str()),
+            );
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Assembles the Pingora server from a config: the proxy service on every
+//! public listener, the admin listener, and the upstream health checks.
+
+use crate::admin::AdminApp;
+use crate::config::Config;
+use crate::gateway::{Gateway, Snapshot};
+use crate::proxy::Proxy;
+use async_trait::async_trait;
+use pingora_core::apps::http_app::HttpServer;
+use pingora_core::server::configuration::{Opt, ServerConf};
+use pingora_core::server::{Server, ShutdownWatch};
+use pingora_core::services::background::{background_service, BackgroundService};
+use pingora_core::services::listening::Service;
+use std::sync::Arc;
+
+/// How the process was asked to start.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// Take the listeners over from a running process through `upgrade_sock`.
+    pub upgrade: bool,
+    /// Detach and run in the background.
+    pub daemon: bool,
+}
+
+/// Runs every cluster's health checks (pingora-load-balancing's own loop) for
+/// the life of the process.
+struct HealthChecks {
+    gateway: Arc<Gateway>,
+}
+
+#[async_trait]
+impl BackgroundService for HealthChecks {
+    async fn start(&self, shutdown: ShutdownWatch) {
+        let snapshot = self.gateway.snapshot();
+        let runs = snapshot
+            .clusters
+            .values()
+            .filter(|c| c.has_health_check)
+            .map(|c| {
+                let lb = c.lb.clone();
+                let shutdown = shutdown.clone();
+                async move { BackgroundService::start(&*lb, shutdown).await }
+            });
+        futures_util::future::join_all(runs).await;
+    }
+}
+
+fn server_conf(cfg: &Config) -> ServerConf {
+    let s = &cfg.server;
+    ServerConf {
+        threads: s.threads,
+        pid_file: s.pid_file.to_string_lossy().into_owned(),
+        upgrade_sock: s.upgrade_sock.to_string_lossy().into_owned(),
+        grace_period_seconds: Some(s.grace_period.get().as_secs()),
+        graceful_shutdown_timeout_seconds: Some(s.graceful_shutdown_timeout.get().as_secs()),
+        upstream_keepalive_pool_size: s.upstream_keepalive_pool_size,
+        ..ServerConf::default()
+    }
+}
+
+/// Builds the server; `run_forever` on it serves until a signal ends it.
+pub fn build(cfg: Config, start: &StartOptions) -> Result<Server, crate::config::ConfigError> {
+    let conf = server_conf(&cfg);
+    let opt = Opt {
+        upgrade: start.upgrade,
+        daemon: start.daemon,
+        ..Opt::default()
+    };
+    let snapshot = Snapshot::build(cfg)?;
+    let cfg = snapshot.config.clone();
+    let gateway = Arc::new(Gateway::new(snapshot));
+
+    let mut server = Server::new_with_opt_and_conf(opt, conf);
+    server.bootstrap();
+
+    let mut proxy = pingora_proxy::http_proxy_service_with_name(
+        &server.configuration,
+        Proxy::new(gateway.clone()),
+        "portcullis proxy",
+    );
+    for l in &cfg.listen {
+        proxy.add_tcp(&l.address);
+    }
+    server.add_service(proxy);
+
+    if let Some(addr) = &cfg.admin.address {
+        let mut admin = Service::new(
+            "portcullis admin".to_string(),
+            HttpServer::new_app(AdminApp::new(gateway.clone())),
+        );
+        admin.add_tcp(addr);
+        server.add_service(admin);
+    }
+    server.add_service(background_service(
+        "upstream health checks",
+        HealthChecks { gateway },
+    ));
+    Ok(server)
+}

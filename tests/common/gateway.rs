@@ -1,0 +1,105 @@
+//! Starts the real `portcullis` binary on free ports with a config written by
+//! the test, waits until it serves, and stops it when dropped. Its log is kept
+//! in a file for assertions.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn portcullis() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_portcullis"))
+}
+
+pub struct Gateway {
+    pub port: u16,
+    pub admin_port: u16,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    child: Option<Child>,
+}
+
+impl Gateway {
+    /// Starts a gateway whose config is `body` plus listen/admin/server
+    /// sections on fresh ports (so `body` must not contain those three).
+    pub async fn start(body: &str) -> Gateway {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = super::free_port();
+        let admin_port = super::free_port();
+        let d = dir.path().display();
+        let config = format!(
+            "listen: [{{address: 127.0.0.1:{port}}}]\n\
+             admin: {{address: 127.0.0.1:{admin_port}}}\n\
+             server: {{threads: 1, pid_file: {d}/pid, upgrade_sock: {d}/upgrade.sock, grace_period: 0s, graceful_shutdown_timeout: 1s}}\n\
+             {body}\n"
+        );
+        let config_path = dir.path().join("portcullis.yaml");
+        std::fs::write(&config_path, config).expect("write config");
+        let log = std::fs::File::create(dir.path().join("gateway.log")).expect("log file");
+        let child = portcullis()
+            .args(["run", "-c"])
+            .arg(&config_path)
+            .current_dir(dir.path())
+            .env("RUST_LOG", "info")
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start portcullis");
+        let mut gw = Gateway {
+            port,
+            admin_port,
+            dir,
+            config_path,
+            child: Some(child),
+        };
+        gw.wait_until_serving().await;
+        gw
+    }
+
+    async fn wait_until_serving(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = super::client();
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("portcullis exited early ({status}):\n{}", self.log());
+                }
+            }
+            let admin = client.get(self.admin("/healthz")).send().await;
+            let public = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await;
+            if admin.is_ok() && public.is_ok() {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("portcullis did not start in time:\n{}", self.log());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn admin(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.admin_port)
+    }
+
+    /// Everything the gateway has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("gateway.log")).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! The proxy path over HTTP: routing, load balancing, health checks, upstream
+//! failures as JSON, forwarding headers, framing checks, route policy.
+
+mod common;
+
+use common::{json_body, raw_request, Gateway, Upstream};
+use serde_json::Value;
+use std::time::Duration;
+
+async fn get_json(url: &str) -> (u16, Value) {
+    let resp = common::client().get(url).send().await.expect("request");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+fn upstream_block(name: &str, backends: &[String], extra: &str) -> String {
+    format!("  {name}: {{backends: [{}]{extra}}}\n", backends.join(", "))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_longest_matching_prefix_chooses_the_upstream() {
+    let a = Upstream::start("a").await;
+    let b = Upstream::start("b").await;
+    let gw = Gateway::start(&format!(
+        "upstreams:\n{}{}routes:\n  - {{path: /api/, upstream: a, auth: none}}\n  - {{path: /api/v2/, upstream: b, auth: none}}\n",
+        upstream_block("a", &[a.address()], ""),
+        upstream_block("b", &[b.address()], ""),
+    ))
+    .await;
+
+    let (status, body) = get_json(&gw.url("/api/v1/users?x=1")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["backend"], "a");
+    assert_eq!(body["target"], "/api/v1/users?x=1");
+    let (_, body) = get_json(&gw.url("/api/v2/users")).await;
+    assert_eq!(body["backend"], "b");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_no_route_matches_gets_404_json() {
+    let a = Upstream::start("a").await;
+    let gw = Gateway::start(&format!(
+        "upstreams:\n{}routes:\n  - {{path: /api/, upstream: a, auth: none}}\n  - {{path: /w/, upstream: a, auth: none, methods: [POST]}}\n",
+        upstream_block("a", &[a.address()], ""),
+    ))
+    .await;
+
+    let (status, body) = get_json(&gw.url("/elsewhere")).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["status"]["success"], false);
+    assert_eq!(body["status"]["code"], 404);
+    let (status, body) = get_json(&gw.url("/w/1")).await;
+    assert_eq!(status, 405);
+    assert_eq!(body["status"]["code"], 405);
+    assert_eq!(a.served(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_are_spread_round_robin_over_the_backends() {
+    let a = Upstream::start("a").await;
+    let b = Upstream::start("b").await;
+    let gw = Gateway::start(&format!(
+        "upstreams:\n{}routes:\n  - {{path: /, upstream: api, auth: none}}\n",
+        upstream_block("api", &[a.address(), b.address()], ""),
+    ))
+    .await;
+
+    for _ in 0..10 {
+        let (status, _) = get_json(&gw.url("/x")).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(a.served(), 5);
+    assert_eq!(b.served(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backend_failing_its_health_check_is_ejected_and_traffic_still_served() {
+    let a = Upstream::start("a").await;
+    let b = Upstream::start("b").await;
+    let gw = Gateway::start(&format!(
+        "upstreams:\n{}routes:\n  - {{path: /, upstream: api, auth: none}}\n",
+        upstream_block(
+            "api",
+            &[a.address(), b.address()],
+            ", health_check: {path: /healthz, interval: 200ms}"
+        ),
+    ))
+    .await;
+
+    b.set_healthy(false);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let before_b = b.served();
+    for _ in 0..10 {
+        let (status, body) = get_json(&gw.url("/x")).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["backend"], "a");
+    }
+    assert_eq!(b.served(), before_b, "an ejected backend gets no traffic");
+    let metrics = common::client()
+        .get(gw.admin("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains(&format!(
+        "portcullis_upstream_backend_healthy{{backend=\"{}\",upstream=\"api\"}} 0",
+        b.address()
+    )));
+
+    // With no healthy backend left: 503 JSON, and the gateway is not ready.
+    a.set_healthy(false);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (status, body) = get_json(&gw.url("/x")).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["status"]["code"], 503);
+    let (status, body) = get_json(&gw.admin("/readyz")).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["unhealthy_upstreams"][0], "api");
+
+    // Readmitted when healthy again.
+    b.set_healthy(true);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (status, body) = get_json(&gw.url("/x")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["backend"], "b");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_upstream_gives_502_json() {
+    let gw = Gateway::start(&format!(
+        "upstreams:\n  dead: {{backends: [127.0.0.1:{}]}}\nroutes:\n  - {{path: /, upstream: dead, auth: none}}\n",
+        common::free_port()
+    ))
+    .await;
+    let (status, body) = get_json(&gw.url("/x")).await;
+    assert_eq!(status, 502);
+    assert_eq!(body["status"]["code"], 502);
+    assert_eq!(body["status"]["success"], false);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_connection_is_retried_once_on_another_backend() {
+    let a = Upstream::start("a").await;
+    let dead = format!("127.0.0.1:{}", common::free_port());
+    let gw = Gateway::start(&format!(
+        "upstreams:\n{}routes:\n  - {{path: /, upstream: api, auth: none}}\n",
+        upstream_block("api", &[dead, a.address()], ""),
+    ))
+    .await;
+    for _ in 0..6 {
+        let (status, body) = get_json(&gw.url("/x")).await;
+        assert_eq!(status, 200, "every request lands on the live backend");
+        assert_eq!(body["backend"], "a");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_upstream_gives_504_json_after_the_read_timeout() {
+    let a = Upstream::start("a").await;
+    let gw = Gateway::start(&format!(
+        "upstreams:\n{}routes:\n  - {{path: /, upstream: api, auth: none}}\n",
+        upstream_block(
+            "api",
+            &[a.address()],
+            ", timeouts: {connect: 1s, read: 300ms}"
+        ),
+    ))
+    .await;
+    let (status, body) = get_json(&gw.url("/slow?ms=3000")).await;
+    assert_eq!(status, 504);
+    assert_eq!(body["status"]["code"], 504);
+    let (status, _) = get_json(&gw.url("/slow?ms=10")).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forwarding_headers_are_added_and_spoofed_or_hop_by_hop_ones_removed() {
+    let a = Upstream::start("a").await;
+    let gw = Gateway::start(&format!(
+        "upstreams:\n{}routes:\n  - {{path: /, upstream: api, auth: none}}\n",
+        upstream_block("api", &[a.address()], ""),
+    ))
+    .await;
+    let raw = raw_request(
+        gw.port,
+        b"GET /echo HTTP/1.1\r\nHost: svc.local\r\nX-Auth-User-Id: admin\r\nX-Auth-Role: ADMIN\r\n\
+          X-Forwarded-For: 6.6.6.6\r\nConnection: close, X-Hop\r\nX-Hop: secret\r\nKeep-Alive: timeout=5\r\n\
+          TE: trailers\r\nX-Keep: yes\r\n\r\n",
+    )
+    .await;
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    assert!(raw.to_ascii_lowercase().contains("x-request-id:"));
+    let seen = &json_body(&raw)["headers"];
+    assert_eq!(seen["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(seen["x-forwarded-proto"], "http");
+    assert!(seen["x-request-id"].as_str().is_some_and(|s| s.len() >= 16));
+    assert_eq!(seen["host"], "svc.local");
+    assert_eq!(seen["x-keep"], "yes");
+    for gone in ["x-auth-user-id", "x-auth-role", "x-hop", "keep-alive", "te"] {
+        assert!(
+            seen.get(gone).is_none(),
+            "{gone} must not reach the upstream: {seen}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn x_forwarded_for_is_extended_only_behind_a_trusted_proxy() {
+    let a = Upstream::start("a").await;
+    let gw = Gateway::start(&format!(
+        "limits: {{trusted_proxies: [127.0.0.1]}}\nupstreams:\n{}routes:\n  - {{path: /, upstream: api, auth: none}}\n",
+        upstream_block("api", &[a.address()], ""),
+    ))
+    .await;
+    let resp = common::client()
+        .get(gw.url("/x"))
+        .header("X-Forwarded-For", "203.0.113.7")
+        .header("X-Request-Id", "edge-42")
+        .send()
+        .await
+        .unwrap();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["headers"]["x-forwarded-for"], "203.0.113.7, 127.0.0.1");
+    assert_eq!(body["headers"]["x-request-id"], "edge-42");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn content_length_with_transfer_encoding_is_refused_with_400() {
+    let a = Upstream::start("a").await;
+    let gw = Gateway::start(&format!(
+        "upstreams:\n{}routes:\n  - {{path: /, upstream: api, auth: none}}\n",
+        upstream_block("api", &[a.address()], ""),
+    ))
+    .await;
+    let raw = raw_request(
+        gw.port,
+        b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    )
+    .await;
+    assert!(raw.starts_with("HTTP/1.1 400"), "{raw}");
+    assert_eq!(json_body(&raw)["status"]["code"], 400);
+    assert_eq!(
+        a.served(),
+        0,
+        "the upstream never sees an ambiguous request"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn too_many_headers_get_431() {
+    let a = Upstream::start("a").await;
+    let gw = Gateway::start(&format!(
+        "limits: {{max_header_count: 5}}\nupstreams:\n{}routes:\n  - {{path: /, upstream: api, auth: none}}\n",
+        upstream_block("api", &[a.address()], ""),
+    ))
+    .await;
+    let mut req = String::from("GET /x HTTP/1.1\r\nHost: a\r\n");
+    for i in 0..10 {
+        req.push_str(&format!("X-Filler-{i}: {i}\r\n"));
+    }
+    req.push_str("\r\n");
+    let raw = raw_request(gw.port, req.as_bytes()).await;
+    assert!(raw.starts_with("HTTP/1.1 431"), "{raw}");
+    assert_eq!(a.served(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auth_api_bodies_over_the_limit_get_413() {
+    let gw = Gateway::start("limits: {body_max: 1KiB}\n").await;
+    let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(4096));
+    let resp = common::client()
+        .post(gw.url("/auth/v1/token/generate"))
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 413);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["status"]["code"], 413);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_required_route_refuses_a_request_without_a_token() {
+    let a = Upstream::start("a").await;
+    let gw = Gateway::start(&format!(
+        "upstreams:\n{}routes:\n  - {{path: /api/, upstream: api}}\n",
+        upstream_block("api", &[a.address()], ""),
+    ))
+    .await;
+    let resp = common::client()
+        .get(gw.url("/api/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    assert_eq!(resp.headers()["www-authenticate"], "Bearer");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["status"]["code"], 401);
+    assert_eq!(a.served(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_listener_reports_health_readiness_and_metrics() {
+    let a = Upstream::start("a").await;
+    let gw = Gateway::start(&format!(
+        "upstreams:\n{}routes:\n  - {{name: everything, path: /, upstream: api, auth: none}}\n",
+        upstream_block("api", &[a.address()], ""),
+    ))
+    .await;
+    let (status, _) = get_json(&gw.admin("/healthz")).await;
+    assert_eq!(status, 200);
+    let (status, body) = get_json(&gw.admin("/readyz")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["ready"], true);
+    for _ in 0..3 {
+        get_json(&gw.url("/x")).await;
+    }
+    let metrics = common::client()
+        .get(gw.admin("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("portcullis_build_info{version="));
+    assert!(
+        metrics.contains(
+            "portcullis_requests_total{method=\"GET\",route=\"everything\",status=\"200\"} 3"
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains("portcullis_request_duration_seconds_count{route=\"everything\"} 3"));
+}
