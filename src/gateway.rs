@@ -29,9 +29,21 @@ pub struct Snapshot {
 impl Snapshot {
     /// Builds the runtime objects of a validated config.
     pub fn build(config: Config) -> Result<Self, ConfigError> {
+        Self::build_after(config, None)
+    }
+
+    /// Like `build`, reusing the clusters of `previous` whose config did not
+    /// change, so that a reload keeps their health state and connections.
+    pub fn build_after(config: Config, previous: Option<&Snapshot>) -> Result<Self, ConfigError> {
         let mut issues = Issues::default();
         let mut clusters = HashMap::new();
         for (name, upstream) in &config.upstreams {
+            if let Some(old) = previous.and_then(|p| p.clusters.get(name)) {
+                if old.same_config(upstream) {
+                    clusters.insert(name.clone(), old.clone());
+                    continue;
+                }
+            }
             match Cluster::new(name, upstream) {
                 Ok(c) => {
                     clusters.insert(name.clone(), Arc::new(c));
@@ -86,17 +98,31 @@ impl Snapshot {
 /// The shared handle every service holds.
 pub struct Gateway {
     current: ArcSwap<Snapshot>,
+    /// Bumped on every swap, so background work can follow the new snapshot.
+    generation: tokio::sync::watch::Sender<u64>,
 }
 
 impl Gateway {
     pub fn new(snapshot: Snapshot) -> Self {
         Gateway {
             current: ArcSwap::from_pointee(snapshot),
+            generation: tokio::sync::watch::channel(0).0,
         }
     }
 
     /// The snapshot in force; a request keeps the one it started with.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.current.load_full()
+    }
+
+    /// Puts a new snapshot in force. Requests in flight finish on the old one.
+    pub fn swap(&self, snapshot: Snapshot) {
+        self.current.store(Arc::new(snapshot));
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    /// Notified on every swap.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.generation.subscribe()
     }
 }

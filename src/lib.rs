@@ -8,4 +8,6 @@ pub mod envelope;
 pub mod gateway;
 pub mod metrics;
 pub mod proxy;
+pub mod reload;
 pub mod server;
+pub mod signal;

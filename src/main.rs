@@ -50,6 +50,12 @@ enum Command {
         #[arg(short, long, default_value = "conf/portcullis.yaml")]
         config: PathBuf,
     },
+    /// Validate a config file, then make the running gateway (the pid in its
+    /// `server.pid_file`) reload it without dropping connections (SIGHUP).
+    Reload {
+        #[arg(short, long, default_value = "conf/portcullis.yaml")]
+        config: PathBuf,
+    },
 }
 
 fn init_logs(default_level: &str, format: LogFormat) {
@@ -91,12 +97,37 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Reload { config } => {
+            let cfg = match load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    print_errors(&config, &e);
+                    eprintln!("nothing was reloaded");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match portcullis::signal::hang_up(&cfg.server.pid_file) {
+                Ok(pid) => {
+                    println!(
+                        "asked portcullis (pid {pid}) to reload {}",
+                        config.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("cannot signal the running gateway: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Run {
             config,
             upgrade,
             daemon,
             log_format,
         } => {
+            // Reloads read the same file even after the process changed directory.
+            let config = std::fs::canonicalize(&config).unwrap_or(config);
             let cfg = match config::load_file(&config) {
                 Ok(c) => c,
                 Err(e) => {
@@ -106,7 +137,8 @@ fn main() -> ExitCode {
             };
             init_logs(&cfg.server.log_level, log_format);
             let listen: Vec<String> = cfg.listen.iter().map(|l| l.address.clone()).collect();
-            let server = match server::build(cfg, &StartOptions { upgrade, daemon }) {
+            let server = match server::build(cfg, config.clone(), &StartOptions { upgrade, daemon })
+            {
                 Ok(s) => s,
                 Err(e) => {
                     print_errors(&config, &e);

@@ -5,12 +5,14 @@ use crate::admin::AdminApp;
 use crate::config::Config;
 use crate::gateway::{Gateway, Snapshot};
 use crate::proxy::Proxy;
+use crate::reload::{ReloadOnHangup, Reloader};
 use async_trait::async_trait;
 use pingora_core::apps::http_app::HttpServer;
 use pingora_core::server::configuration::{Opt, ServerConf};
 use pingora_core::server::{Server, ShutdownWatch};
 use pingora_core::services::background::{background_service, BackgroundService};
 use pingora_core::services::listening::Service;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// How the process was asked to start.
@@ -59,7 +61,12 @@ fn server_conf(cfg: &Config) -> ServerConf {
 }
 
 /// Builds the server; `run_forever` on it serves until a signal ends it.
-pub fn build(cfg: Config, start: &StartOptions) -> Result<Server, crate::config::ConfigError> {
+/// `config_path` is what a reload (SIGHUP) reads again.
+pub fn build(
+    cfg: Config,
+    config_path: PathBuf,
+    start: &StartOptions,
+) -> Result<Server, crate::config::ConfigError> {
     let conf = server_conf(&cfg);
     let opt = Opt {
         upgrade: start.upgrade,
@@ -72,6 +79,13 @@ pub fn build(cfg: Config, start: &StartOptions) -> Result<Server, crate::config:
 
     let mut server = Server::new_with_opt_and_conf(opt, conf);
     server.bootstrap();
+    if !start.daemon {
+        // Pingora writes the pid file only when it daemonizes; `portcullis
+        // reload` needs it either way. A successor of an upgrade takes it over.
+        if let Err(e) = std::fs::write(&cfg.server.pid_file, format!("{}\n", std::process::id())) {
+            tracing::warn!(pid_file = %cfg.server.pid_file.display(), error = %e, "cannot write the pid file; `portcullis reload` will not find this process");
+        }
+    }
 
     let mut proxy = pingora_proxy::http_proxy_service_with_name(
         &server.configuration,
@@ -93,7 +107,15 @@ pub fn build(cfg: Config, start: &StartOptions) -> Result<Server, crate::config:
     }
     server.add_service(background_service(
         "upstream health checks",
-        HealthChecks { gateway },
+        HealthChecks {
+            gateway: gateway.clone(),
+        },
+    ));
+    server.add_service(background_service(
+        "reload on SIGHUP",
+        ReloadOnHangup {
+            reloader: Reloader::new(gateway, config_path),
+        },
     ));
     Ok(server)
 }

@@ -94,6 +94,11 @@ impl Cluster {
         })
     }
 
+    /// Whether this cluster was built from exactly this config.
+    pub fn same_config(&self, config: &Upstream) -> bool {
+        serde_json::to_value(&self.config).ok() == serde_json::to_value(config).ok()
+    }
+
     /// A healthy backend other than those in `tried`, round robin.
     pub fn select(&self, tried: &[SocketAddr]) -> Option<Backend> {
         let n = self.config.backends.len().max(1) * 2;

@@ -11,6 +11,8 @@ pub fn portcullis() -> Command {
 }
 
 pub struct Gateway {
+    /// listen/admin/server sections, kept when the body is rewritten.
+    header: String,
     pub port: u16,
     pub admin_port: u16,
     pub dir: tempfile::TempDir,
@@ -26,14 +28,13 @@ impl Gateway {
         let port = super::free_port();
         let admin_port = super::free_port();
         let d = dir.path().display();
-        let config = format!(
+        let header = format!(
             "listen: [{{address: 127.0.0.1:{port}}}]\n\
              admin: {{address: 127.0.0.1:{admin_port}}}\n\
-             server: {{threads: 1, pid_file: {d}/pid, upgrade_sock: {d}/upgrade.sock, grace_period: 0s, graceful_shutdown_timeout: 1s}}\n\
-             {body}\n"
+             server: {{threads: 1, pid_file: {d}/pid, upgrade_sock: {d}/upgrade.sock, grace_period: 1s, graceful_shutdown_timeout: 2s}}\n"
         );
         let config_path = dir.path().join("portcullis.yaml");
-        std::fs::write(&config_path, config).expect("write config");
+        std::fs::write(&config_path, format!("{header}{body}\n")).expect("write config");
         let log = std::fs::File::create(dir.path().join("gateway.log")).expect("log file");
         let child = portcullis()
             .args(["run", "-c"])
@@ -46,6 +47,7 @@ impl Gateway {
             .spawn()
             .expect("start portcullis");
         let mut gw = Gateway {
+            header,
             port,
             admin_port,
             dir,
@@ -92,6 +94,64 @@ impl Gateway {
 
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Replaces the config body (listen/admin/server stay as they are).
+    pub fn rewrite_config(&self, body: &str) {
+        std::fs::write(&self.config_path, format!("{}{body}\n", self.header))
+            .expect("rewrite config");
+    }
+
+    /// Sends a signal to the gateway process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.pid().expect("gateway running");
+        let ok = std::process::Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill -{signal} {pid} failed");
+    }
+
+    /// Starts a second process with `--upgrade` on the same config; it takes
+    /// the listeners over once this one gets SIGQUIT. The returned gateway
+    /// owns the new process.
+    pub fn start_successor(&self) -> Gateway {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("successor.log"))
+            .expect("log file");
+        let child = portcullis()
+            .args(["run", "--upgrade", "-c"])
+            .arg(&self.config_path)
+            .current_dir(self.dir.path())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start successor");
+        Gateway {
+            header: self.header.clone(),
+            port: self.port,
+            admin_port: self.admin_port,
+            dir: tempfile::tempdir().expect("temp dir"),
+            config_path: self.config_path.clone(),
+            child: Some(child),
+        }
+    }
+
+    /// Waits for the process to exit by itself.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        let child = self.child.as_mut()?;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
     }
 }
 

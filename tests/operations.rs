@@ -1,0 +1,203 @@
+//! Operating a running gateway: hot reload (SIGHUP / `portcullis reload`) and
+//! graceful upgrade, each under a load loop that must see zero failures.
+
+mod common;
+
+use common::{portcullis, Gateway, Upstream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Requests `url` in a loop from a few tasks until stopped; counts
+/// successes and failures (anything but a 200, or no answer at all).
+struct LoadLoop {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicUsize>,
+    failed: Arc<AtomicUsize>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl LoadLoop {
+    fn start(url: String, client: reqwest::Client) -> LoadLoop {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok = Arc::new(AtomicUsize::new(0));
+        let failed = Arc::new(AtomicUsize::new(0));
+        let tasks = (0..4)
+            .map(|_| {
+                let (stop, ok, failed, url, client) = (
+                    stop.clone(),
+                    ok.clone(),
+                    failed.clone(),
+                    url.clone(),
+                    client.clone(),
+                );
+                tokio::spawn(async move {
+                    while !stop.load(Ordering::SeqCst) {
+                        match client.get(&url).send().await {
+                            Ok(r) if r.status() == 200 => {
+                                ok.fetch_add(1, Ordering::SeqCst);
+                            }
+                            Ok(r) => {
+                                eprintln!("load loop got {}", r.status());
+                                failed.fetch_add(1, Ordering::SeqCst);
+                            }
+                            Err(e) => {
+                                eprintln!("load loop error: {e}");
+                                failed.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        LoadLoop {
+            stop,
+            ok,
+            failed,
+            tasks,
+        }
+    }
+
+    async fn finish(self) -> (usize, usize) {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        (
+            self.ok.load(Ordering::SeqCst),
+            self.failed.load(Ordering::SeqCst),
+        )
+    }
+}
+
+fn routes(upstream: &Upstream, paths: &[&str]) -> String {
+    let mut body = format!(
+        "upstreams:\n  api: {{backends: [{}]}}\nroutes:\n",
+        upstream.address()
+    );
+    for p in paths {
+        body.push_str(&format!("  - {{path: {p}, upstream: api, auth: none}}\n"));
+    }
+    body
+}
+
+async fn status_of(url: &str) -> u16 {
+    common::client()
+        .get(url)
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
+async fn metric(gw: &Gateway, line_start: &str) -> Option<String> {
+    let text = common::client()
+        .get(gw.admin("/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find(|l| l.starts_with(line_start))
+        .map(str::to_string)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_adds_and_removes_routes_without_failing_a_request() {
+    let up = Upstream::start("api").await;
+    let gw = Gateway::start(&routes(&up, &["/steady/", "/old/"])).await;
+    assert_eq!(status_of(&gw.url("/old/x")).await, 200);
+    assert_eq!(status_of(&gw.url("/new/x")).await, 404);
+
+    let load = LoadLoop::start(gw.url("/steady/x"), common::client());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    gw.rewrite_config(&routes(&up, &["/steady/", "/new/"]));
+    let out = portcullis()
+        .args(["reload", "-c"])
+        .arg(&gw.config_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (ok, failed) = load.finish().await;
+
+    assert_eq!(failed, 0, "no request fails during a reload");
+    assert!(ok > 10, "the load loop ran ({ok} requests)");
+    assert_eq!(status_of(&gw.url("/new/x")).await, 200);
+    assert_eq!(status_of(&gw.url("/old/x")).await, 404);
+    assert_eq!(
+        metric(&gw, "portcullis_config_reloads_total{result=\"ok\"}")
+            .await
+            .as_deref(),
+        Some("portcullis_config_reloads_total{result=\"ok\"} 1")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_config_is_refused_and_the_old_one_keeps_serving() {
+    let up = Upstream::start("api").await;
+    let gw = Gateway::start(&routes(&up, &["/kept/"])).await;
+    gw.rewrite_config("routes:\n  - {path: /x/, upstream: nowhere}\n");
+
+    // The command validates first and signals nothing.
+    let out = portcullis()
+        .args(["reload", "-c"])
+        .arg(&gw.config_path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("routes[0].upstream"));
+
+    // A bare SIGHUP reads the bad file, logs why, and keeps the old config.
+    gw.signal("HUP");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(status_of(&gw.url("/kept/x")).await, 200);
+    assert_eq!(
+        metric(&gw, "portcullis_config_reloads_total{result=\"error\"}")
+            .await
+            .as_deref(),
+        Some("portcullis_config_reloads_total{result=\"error\"} 1")
+    );
+    assert!(gw.log().contains("config reload rejected"), "{}", gw.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_graceful_upgrade_hands_the_listeners_over_without_failing_a_request() {
+    let up = Upstream::start("api").await;
+    let mut old = Gateway::start(&routes(&up, &["/"])).await;
+    // A new connection per request, so every request exercises the listener.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let load = LoadLoop::start(old.url("/x"), client);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut new = old.start_successor();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    old.signal("QUIT");
+    let exited = tokio::task::spawn_blocking(move || old.wait_exit(Duration::from_secs(15)))
+        .await
+        .unwrap();
+    assert!(exited.is_some(), "the old process exits after handing over");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (ok, failed) = load.finish().await;
+
+    assert_eq!(failed, 0, "no request fails during the upgrade");
+    assert!(ok > 10, "the load loop ran ({ok} requests)");
+    assert_eq!(
+        status_of(&format!("http://127.0.0.1:{}/x", new.port)).await,
+        200
+    );
+    assert!(
+        new.wait_exit(Duration::from_millis(10)).is_none(),
+        "the new process serves on"
+    );
+}
