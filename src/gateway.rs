@@ -3,6 +3,7 @@
 //! can build a whole new snapshot and swap it without stopping traffic.
 
 use crate::config::{AuthMode, Config, ConfigError, Issues};
+use crate::limits::RateLimits;
 use crate::proxy::cluster::Cluster;
 use crate::proxy::router::Router;
 use arc_swap::ArcSwap;
@@ -24,6 +25,7 @@ pub struct Snapshot {
     /// Every identity header any route may set: removed from every client
     /// request so that no client can pose as a verified user.
     pub identity_headers: Vec<http::HeaderName>,
+    pub limits: RateLimits,
 }
 
 impl Snapshot {
@@ -70,6 +72,7 @@ impl Snapshot {
             return Err(ConfigError { issues: issues.0 });
         }
         Ok(Snapshot {
+            limits: RateLimits::from_config(&config),
             router: Router::new(&config.routes),
             clusters,
             identity_headers,

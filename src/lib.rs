@@ -6,6 +6,7 @@ pub mod admin;
 pub mod config;
 pub mod envelope;
 pub mod gateway;
+pub mod limits;
 pub mod metrics;
 pub mod proxy;
 pub mod reload;

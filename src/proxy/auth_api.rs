@@ -4,6 +4,7 @@
 
 use super::respond;
 use super::RequestCtx;
+use crate::limits::{limited_headers, Decision};
 use pingora_proxy::Session;
 
 /// Whether a path belongs to the auth API rather than to a route.
@@ -35,6 +36,14 @@ pub async fn read_body(session: &mut Session, max: u64) -> pingora_error::Result
 
 /// Answers an auth API request completely.
 pub async fn serve(session: &mut Session, ctx: &mut RequestCtx) -> pingora_error::Result<()> {
+    if let (Some(limiter), Some(ip)) = (&ctx.snapshot.limits.auth_per_ip, ctx.client_ip) {
+        if let Decision::Limited { retry_after } = limiter.check(&ip, 1) {
+            let headers = limited_headers(limiter.burst, retry_after);
+            let extra: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            return respond::error(session, 429, "Too many requests", &extra, &ctx.request_id)
+                .await;
+        }
+    }
     let max = ctx.snapshot.config.limits.body_max.bytes();
     let Some(_body) = read_body(session, max).await? else {
         session.set_keepalive(None);
