@@ -1,0 +1,299 @@
+#!/usr/bin/env python3
+"""Side-by-side load benchmark of Portcullis and its peers.
+
+Every contender proxies to the same upstream (an nginx answering a fixed
+200), is pinned to CPU 0 with one worker, and is driven by the same wrk
+client on CPU 1 (the upstream shares CPU 1). Rounds are interleaved
+(A B C ... A B C ...) and medians reported, with ratios, because absolute
+numbers on a shared machine drift. Writes benches/results/latest.md.
+"""
+import argparse, base64, hashlib, hmac, json, os, platform, re, signal, socket
+import statistics, subprocess, sys, tempfile, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = b"benchmark-secret-0123456789abcdef-0123456789"  # HS256, 44 bytes
+PROXY_CPU, CLIENT_CPU = "0", "1"
+
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+
+
+def b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def mint_token():
+    """A USER token exactly as Portcullis issues them (HS256, kid bench-1)."""
+    now = int(time.time())
+    header = {"alg": "HS256", "typ": "JWT", "kid": "bench-1"}
+    claims = {"iss": "portcullis", "aud": "api", "sub": "u-bench", "uid": "u-bench",
+              "jti": "bench-jti-0001", "iat": now, "exp": now + 3 * 3600, "rol": "USER",
+              "org": "DEMO", "dev": None, "idv": ["EMAIL|bench@example.com"], "fam": "bench-fam"}
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+    sig = hmac.new(SECRET, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(sig)}"
+
+
+def wait_port(port, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close(); return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def pinned(cpu, argv, **kw):
+    return subprocess.Popen(["taskset", "-c", cpu] + argv, stdout=subprocess.DEVNULL,
+                            stderr=kw.pop("stderr", subprocess.DEVNULL), **kw)
+
+
+def stop(p):
+    if p and p.poll() is None:
+        p.send_signal(signal.SIGINT)
+        try: p.wait(5)
+        except subprocess.TimeoutExpired: p.kill(); p.wait()
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.dir = Path(tempfile.mkdtemp(prefix="portcullis-bench-"))
+        self.token = mint_token()
+        self.procs = []
+        self.upstream_port = free_port()
+
+    # --- servers -----------------------------------------------------------
+    def start_upstream(self):
+        conf = self.dir / "upstream.conf"
+        conf.write_text(f"""daemon off; worker_processes 1; pid {self.dir}/upstream.pid;
+error_log {self.dir}/upstream-error.log crit;
+events {{ worker_connections 4096; }}
+http {{ access_log off; keepalive_requests 1000000;
+  server {{ listen 127.0.0.1:{self.upstream_port} reuseport backlog=4096;
+    location / {{ default_type application/json; return 200 '{{"ok":true}}'; }} }} }}
+""")
+        self.procs.append(pinned(CLIENT_CPU, ["nginx", "-c", str(conf), "-p", str(self.dir)]))
+        wait_port(self.upstream_port)
+
+    def start_portcullis(self, port):
+        secret = self.dir / "bench.secret"; secret.write_bytes(SECRET)
+        conf = self.dir / f"portcullis-{port}.yaml"
+        conf.write_text(f"""server: {{threads: 1, access_log: false, log_level: warn,
+  pid_file: {self.dir}/portcullis-{port}.pid, upgrade_sock: {self.dir}/portcullis-{port}.sock}}
+listen: [{{address: 127.0.0.1:{port}}}]
+admin: {{address: 127.0.0.1:{free_port()}}}
+store: {{path: {self.dir}/portcullis-{port}.db}}
+tokens:
+  signing: [{{kid: bench-1, alg: HS256, secret_file: {secret}}}]
+limits: {{rate: {{proxy_per_subject: null}}}}
+upstreams:
+  up: {{backends: [127.0.0.1:{self.upstream_port}]}}
+routes:
+  - {{name: jwt, path: /jwt/, upstream: up, auth: required,
+     forward_claims: {{X-Auth-User-Id: uid, X-Auth-Brand: org}}}}
+  - {{name: open, path: /open/, upstream: up, auth: none}}
+""")
+        p = pinned(PROXY_CPU, [str(self.args.binary), "run", "-c", str(conf)],
+                   stderr=open(self.dir / f"portcullis-{port}.log", "w"))
+        self.procs.append(p); wait_port(port); return p
+
+    def start_haproxy(self, port):
+        conf = self.dir / "haproxy.cfg"
+        (self.dir / "hs256.key").write_bytes(SECRET)
+        conf.write_text(f"""global
+  nbthread 1
+  maxconn 20000
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:{port}
+  http-request set-var(txn.bearer) http_auth_bearer
+  http-request set-var(txn.now) date
+  http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('$.exp','int')
+  http-request deny deny_status 401 unless {{ var(txn.bearer),jwt_header_query('$.alg') -m str HS256 }}
+  http-request deny deny_status 401 unless {{ var(txn.bearer),jwt_verify("HS256","{self.dir}/hs256.key") -m int 1 }}
+  http-request deny deny_status 401 unless {{ var(txn.bearer),jwt_payload_query('$.iss') -m str portcullis }}
+  http-request deny deny_status 401 if {{ var(txn.exp),sub(txn.now) -m int lt 0 }}
+  http-request del-header X-Auth-User-Id
+  http-request del-header X-Auth-Brand
+  http-request set-header X-Auth-User-Id %[var(txn.bearer),jwt_payload_query('$.uid')]
+  http-request set-header X-Auth-Brand %[var(txn.bearer),jwt_payload_query('$.org')]
+  default_backend be
+backend be
+  server up 127.0.0.1:{self.upstream_port}
+""")
+        p = pinned(PROXY_CPU, ["haproxy", "-db", "-f", str(conf)])
+        self.procs.append(p); wait_port(port); return p
+
+    def start_nginx_proxy(self, port):
+        conf = self.dir / "nginx-proxy.conf"
+        conf.write_text(f"""daemon off; worker_processes 1; pid {self.dir}/nginx-proxy.pid;
+error_log {self.dir}/nginx-proxy-error.log crit;
+events {{ worker_connections 8192; }}
+http {{ access_log off; keepalive_requests 1000000;
+  upstream up {{ server 127.0.0.1:{self.upstream_port}; keepalive 64; }}
+  server {{ listen 127.0.0.1:{port} backlog=4096;
+    location / {{ proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }} }} }}
+""")
+        p = pinned(PROXY_CPU, ["nginx", "-c", str(conf), "-p", str(self.dir)])
+        self.procs.append(p); wait_port(port); return p
+
+    # --- measurement -------------------------------------------------------
+    def contenders(self):
+        auth = f"Authorization: Bearer {self.token}"
+        pj, po, hp, nx = free_port(), free_port(), free_port(), free_port()
+        self.portcullis_pid = self.start_portcullis(pj).pid
+        self.start_portcullis(po)
+        self.start_haproxy(hp)
+        self.start_nginx_proxy(nx)
+        return [
+            ("portcullis-jwt", f"http://127.0.0.1:{pj}/jwt/x", auth),
+            ("portcullis-none", f"http://127.0.0.1:{po}/open/x", None),
+            ("haproxy-jwt", f"http://127.0.0.1:{hp}/jwt/x", auth),
+            ("nginx-proxy", f"http://127.0.0.1:{nx}/x", None),
+            ("upstream-direct", f"http://127.0.0.1:{self.upstream_port}/x", None),
+        ]
+
+    def sanity(self, name, url, header):
+        cmd = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url]
+        if header: cmd[1:1] = ["-H", header]
+        code = subprocess.run(cmd, capture_output=True, text=True).stdout
+        if code != "200":
+            raise RuntimeError(f"{name}: {url} answered {code}, not 200; not benchmarking a failing contender")
+
+    def wrk(self, url, header):
+        cmd = ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{self.args.connections}",
+               f"-d{self.args.duration}s", "--latency", url]
+        if header: cmd[5:5] = ["-H", header]
+        out = subprocess.run(cmd, capture_output=True, text=True).stdout
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+        errors = re.search(r"Socket errors:.*", out)
+        if bad: raise RuntimeError(f"{url}: {bad.group(1)} non-2xx answers under load")
+        return rps, (errors.group(0) if errors else "")
+
+    def hey(self, url, header):
+        rate = self.args.latency_rps
+        conns = 10
+        cmd = ["taskset", "-c", CLIENT_CPU, "hey", "-z", f"{self.args.duration}s", "-c", str(conns),
+               "-q", str(max(1, rate // conns))]
+        if header: cmd += ["-H", header]
+        out = subprocess.run(cmd + [url], capture_output=True, text=True).stdout
+        def pct(p):
+            m = re.search(rf"\s{p}%% in ([\d.]+) secs", out)
+            return float(m.group(1)) * 1000 if m else float("nan")
+        return pct(50), pct(99)
+
+    def rss_kib(self, pid):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"): return int(line.split()[1])
+        return 0
+
+    def connection_memory(self, n):
+        """RSS of a fresh Portcullis idle, then holding n idle keep-alive connections."""
+        port = free_port()
+        p = self.start_portcullis(port)
+        time.sleep(2)
+        idle = self.rss_kib(p.pid)
+        holder = subprocess.Popen([sys.executable, str(ROOT / "benches/load/hold_connections.py"),
+                                   str(port), str(n), "/open/x"], stdout=subprocess.PIPE, text=True)
+        line = holder.stdout.readline().strip()  # "held N" once all are open
+        time.sleep(2)
+        loaded = self.rss_kib(p.pid)
+        holder.terminate(); holder.wait()
+        stop(p)
+        held = int(line.split()[1]) if line.startswith("held") else 0
+        return idle, loaded, held
+
+    def run(self):
+        self.start_upstream()
+        cs = self.contenders()
+        for name, url, header in cs: self.sanity(name, url, header)
+        results = {name: [] for name, _, _ in cs}
+        notes = []
+        for r in range(self.args.rounds):
+            for name, url, header in cs:
+                rps, errs = self.wrk(url, header)
+                results[name].append(rps)
+                if errs: notes.append(f"{name} round {r+1}: {errs}")
+                print(f"round {r+1} {name}: {rps:,.0f} req/s", flush=True)
+        latency = {name: self.hey(url, header) for name, url, header in cs}
+        for p in self.procs[1:]: stop(p)
+        idle, loaded, held = self.connection_memory(self.args.idle_connections)
+        self.report(cs, results, latency, idle, loaded, held, notes)
+        for p in self.procs: stop(p)
+
+    def report(self, cs, results, latency, idle, loaded, held, notes):
+        med = {k: statistics.median(v) for k, v in results.items()}
+        def ratio(a, b): return med[a] / med[b] if med[b] else float("nan")
+        cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                    if l.startswith("model name")), platform.processor())
+        ver = lambda cmd: subprocess.run(cmd, capture_output=True, text=True, shell=True).stdout.strip() or \
+            subprocess.run(cmd, capture_output=True, text=True, shell=True).stderr.strip()
+        per_conn = (loaded - idle) * 1024 / held if held else float("nan")
+        targets = [
+            ("Portcullis JWT / HAProxy jwt_verify", ratio("portcullis-jwt", "haproxy-jwt"), ">= 1.0 (stretch 1.2)"),
+            ("Portcullis JWT / Portcullis no auth", ratio("portcullis-jwt", "portcullis-none"), ">= 0.95"),
+            ("Portcullis JWT / nginx proxy_pass", ratio("portcullis-jwt", "nginx-proxy"), ">= 0.7"),
+        ]
+        lines = ["# Load benchmark: latest results", "",
+                 f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with `benches/load/run.sh"
+                 f" --rounds {self.args.rounds} --duration {self.args.duration}`.", "",
+                 "## Machine", "",
+                 f"- CPU: {cpu}, {os.cpu_count()} logical CPUs; kernel {platform.release()}",
+                 f"- Proxies pinned to CPU {PROXY_CPU} with one worker; wrk and the upstream (nginx, fixed 200) on CPU {CLIENT_CPU}",
+                 f"- wrk: 1 thread, {self.args.connections} keep-alive connections, {self.args.duration}s per run, "
+                 f"{self.args.rounds} interleaved rounds; latency with hey at {self.args.latency_rps} req/s",
+                 f"- {ver('haproxy -v | head -1')}; {ver('nginx -v 2>&1')}; portcullis {ver(str(self.args.binary) + ' --version')}",
+                 "", "## Throughput (median requests/s)", "",
+                 "| contender | median req/s | rounds | p50 ms @ fixed rate | p99 ms @ fixed rate |", "|---|---:|---|---:|---:|"]
+        for name, _, _ in cs:
+            p50, p99 = latency[name]
+            lines.append(f"| {name} | {med[name]:,.0f} | {', '.join(f'{x:,.0f}' for x in results[name])} | {p50:.2f} | {p99:.2f} |")
+        lines += ["", "## Ratios against the targets", "", "| ratio | measured | target |", "|---|---:|---|"]
+        lines += [f"| {n} | {v:.2f} | {t} |" for n, v, t in targets]
+        lines += ["", "## Memory", "",
+                  f"- Idle RSS: {idle / 1024:.1f} MiB (target < 30 MiB)",
+                  f"- With {held:,} idle keep-alive connections: {loaded / 1024:.1f} MiB, "
+                  f"{per_conn:,.0f} bytes per connection (target < 2048)"]
+        if notes: lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+        out = ROOT / "benches/results/latest.md"
+        out.write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--binary", type=Path, default=ROOT / "target/release/portcullis")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--latency-rps", type=int, default=2000)
+    ap.add_argument("--idle-connections", type=int, default=10000)
+    ap.add_argument("--quick", action="store_true", help="1 round of 3 s, 1,000 idle connections")
+    args = ap.parse_args()
+    if args.quick:
+        args.rounds, args.duration, args.idle_connections = 1, 3, 1000
+    try:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+    except (ValueError, OSError):
+        pass
+    b = Bench(args)
+    try:
+        b.run()
+    finally:
+        for p in b.procs: stop(p)
+
+
+if __name__ == "__main__":
+    main()
