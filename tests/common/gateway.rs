@@ -24,6 +24,11 @@ impl Gateway {
     /// Starts a gateway whose config is `body` plus listen/admin/server
     /// sections on fresh ports (so `body` must not contain those three).
     pub async fn start(body: &str) -> Gateway {
+        Self::start_with_args(body, &[]).await
+    }
+
+    /// Like `start`, with extra arguments for `portcullis run`.
+    pub async fn start_with_args(body: &str, args: &[&str]) -> Gateway {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = super::free_port();
         let admin_port = super::free_port();
@@ -39,6 +44,7 @@ impl Gateway {
         let child = portcullis()
             .args(["run", "-c"])
             .arg(&config_path)
+            .args(args)
             .current_dir(dir.path())
             .env("RUST_LOG", "info")
             .stdout(log.try_clone().expect("log handle"))

@@ -1,0 +1,144 @@
+//! What operators watch: `/metrics` read with a Prometheus text parser before
+//! and after traffic, and JSON log lines.
+
+mod common;
+
+use common::{Gateway, Upstream};
+use prometheus_parse::{Scrape, Value};
+
+async fn scrape(gw: &Gateway) -> Scrape {
+    let text = common::client()
+        .get(gw.admin("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("valid Prometheus text")
+}
+
+/// The value of the sample `name` whose labels include all of `labels`.
+fn sample(s: &Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    s.samples
+        .iter()
+        .find(|x| x.metric == name && labels.iter().all(|(k, v)| x.labels.get(k) == Some(*v)))
+        .map(|x| match &x.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => *v,
+            Value::Histogram(h) => h.iter().map(|b| b.count).fold(0.0, f64::max),
+            Value::Summary(_) => f64::NAN,
+        })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn counters_and_histograms_move_with_traffic() {
+    let up = Upstream::start("up").await;
+    let gw = Gateway::start(&format!(
+        "upstreams:\n  api: {{backends: [{}]}}\nroutes:\n  - {{name: open, path: /open/, upstream: api, auth: none}}\n  - {{name: closed, path: /closed/, upstream: api}}\n",
+        up.address()
+    ))
+    .await;
+
+    let before = scrape(&gw).await;
+    assert_eq!(sample(&before, "portcullis_build_info", &[]), Some(1.0));
+    assert_eq!(
+        sample(&before, "portcullis_requests_total", &[("route", "open")]),
+        None
+    );
+    assert_eq!(
+        sample(
+            &before,
+            "portcullis_upstream_backend_healthy",
+            &[("upstream", "api")]
+        ),
+        Some(1.0)
+    );
+
+    let client = common::client();
+    for _ in 0..5 {
+        client.get(gw.url("/open/x")).send().await.unwrap();
+    }
+    for _ in 0..2 {
+        client.get(gw.url("/closed/x")).send().await.unwrap();
+    }
+
+    let after = scrape(&gw).await;
+    let requests = |route, status| {
+        sample(
+            &after,
+            "portcullis_requests_total",
+            &[("route", route), ("method", "GET"), ("status", status)],
+        )
+    };
+    assert_eq!(requests("open", "200"), Some(5.0));
+    assert_eq!(requests("closed", "401"), Some(2.0));
+    assert_eq!(
+        sample(
+            &after,
+            "portcullis_request_duration_seconds_count",
+            &[("route", "open")]
+        ),
+        Some(5.0)
+    );
+    assert_eq!(
+        sample(
+            &after,
+            "portcullis_upstream_duration_seconds_count",
+            &[("upstream", "api")]
+        ),
+        Some(5.0)
+    );
+    assert_eq!(
+        sample(
+            &after,
+            "portcullis_auth_decisions_total",
+            &[("route", "closed"), ("result", "missing")]
+        ),
+        Some(2.0)
+    );
+    for s in &after.samples {
+        assert!(
+            s.metric.starts_with("portcullis_"),
+            "unexpected metric {}",
+            s.metric
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_are_one_object_per_line_without_query_strings() {
+    let up = Upstream::start("up").await;
+    let gw = Gateway::start_with_args(
+        &format!(
+            "upstreams:\n  api: {{backends: [{}]}}\nroutes:\n  - {{name: open, path: /, upstream: api, auth: none}}\n",
+            up.address()
+        ),
+        &["--log-format", "json"],
+    )
+    .await;
+    common::client()
+        .get(gw.url("/search?api_key=do-not-log-me"))
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let log = gw.log();
+    let mut access = None;
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        if v["target"] == "access" {
+            access = Some(v);
+        }
+    }
+    let access = access.expect("an access line");
+    assert_eq!(access["path"], "/search");
+    assert_eq!(access["status"], 200);
+    assert_eq!(access["route"], "open");
+    assert!(access["request_id"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(
+        !log.contains("do-not-log-me"),
+        "query strings never reach the log"
+    );
+}
