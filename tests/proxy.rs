@@ -249,6 +249,27 @@ async fn content_length_with_transfer_encoding_is_refused_with_400() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn stacked_transfer_codings_are_refused_with_400() {
+    let a = Upstream::start("a").await;
+    let gw = Gateway::start(&format!(
+        "upstreams:\n{}routes:\n  - {{path: /, upstream: api, auth: none}}\n",
+        upstream_block("api", &[a.address()], ""),
+    ))
+    .await;
+    for te in ["chunked, chunked", "gzip, chunked"] {
+        let raw = raw_request(
+            gw.port,
+            format!("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: {te}\r\n\r\n0\r\n\r\n")
+                .as_bytes(),
+        )
+        .await;
+        assert!(raw.starts_with("HTTP/1.1 400"), "{te}: {raw}");
+        assert_eq!(json_body(&raw)["status"]["code"], 400);
+    }
+    assert_eq!(a.served(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn too_many_headers_get_431() {
     let a = Upstream::start("a").await;
     let gw = Gateway::start(&format!(

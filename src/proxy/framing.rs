@@ -1,7 +1,9 @@
 //! Refuses requests whose framing or header block is unsafe to forward:
 //! both Content-Length and Transfer-Encoding (a smuggling shape; Pingora
 //! silently keeps only Transfer-Encoding, so the raw header is consulted),
-//! and header blocks over the configured count or size.
+//! any Transfer-Encoding other than exactly `chunked` (`chunked, chunked`,
+//! `gzip, chunked`: codings an upstream may read differently), and header
+//! blocks over the configured count or size.
 
 use crate::config::Limits;
 use pingora_proxy::Session;
@@ -11,6 +13,10 @@ pub fn check(session: &Session, limits: &Limits) -> Option<(u16, &'static str)> 
     let req = session.req_header();
     if req.headers.len() > limits.max_header_count {
         return Some((431, "Too many request headers"));
+    }
+    if req.headers.contains_key(http::header::TRANSFER_ENCODING) && !is_plain_chunked(&req.headers)
+    {
+        return Some((400, "Transfer-Encoding must be exactly chunked"));
     }
     let h1 = session.as_downstream().as_http1();
     if let Some(h1) = h1 {
@@ -25,6 +31,17 @@ pub fn check(session: &Session, limits: &Limits) -> Option<(u16, &'static str)> 
         }
     }
     None
+}
+
+/// Whether all Transfer-Encoding fields together say just `chunked`.
+fn is_plain_chunked(headers: &http::HeaderMap) -> bool {
+    let mut codings = headers
+        .get_all(http::header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(|c| c.trim_ascii())
+        .filter(|c| !c.is_empty());
+    matches!((codings.next(), codings.next()), (Some(c), None) if c.eq_ignore_ascii_case(b"chunked"))
 }
 
 /// Whether a raw HTTP/1 header block has a Content-Length field line.
@@ -50,5 +67,22 @@ mod tests {
         assert!(!has_content_length_line(
             b"GET /content-length: HTTP/1.1\r\n\r\n"
         ));
+    }
+
+    #[test]
+    fn only_a_single_chunked_coding_is_plain() {
+        let te = |values: &[&str]| {
+            let mut h = http::HeaderMap::new();
+            for v in values {
+                h.append(http::header::TRANSFER_ENCODING, v.parse().unwrap());
+            }
+            is_plain_chunked(&h)
+        };
+        assert!(te(&["chunked"]));
+        assert!(te(&["Chunked "]));
+        assert!(!te(&["chunked, chunked"]));
+        assert!(!te(&["chunked", "chunked"]));
+        assert!(!te(&["gzip, chunked"]));
+        assert!(!te(&["gzip"]));
     }
 }
