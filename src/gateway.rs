@@ -6,6 +6,7 @@ use crate::config::{AuthMode, Config, ConfigError, Issues};
 use crate::limits::RateLimits;
 use crate::proxy::cluster::Cluster;
 use crate::proxy::router::Router;
+use crate::tokens::{NoRevocations, TokenService};
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,6 +22,8 @@ pub const DEFAULT_FORWARD_CLAIMS: &[(&str, &str)] = &[
 pub struct Snapshot {
     pub config: Arc<Config>,
     pub router: Router,
+    /// Issues and verifies tokens; kept across reloads that leave `tokens` unchanged.
+    pub tokens: Arc<TokenService>,
     pub clusters: HashMap<String, Arc<Cluster>>,
     /// Every identity header any route may set: removed from every client
     /// request so that no client can pose as a verified user.
@@ -35,49 +38,44 @@ impl Snapshot {
     }
 
     /// Like `build`, reusing the clusters of `previous` whose config did not
-    /// change, so that a reload keeps their health state and connections.
+    /// change, so that a reload keeps their health state and connections, and
+    /// its token service when `tokens` did not change (keeping its caches).
     pub fn build_after(config: Config, previous: Option<&Snapshot>) -> Result<Self, ConfigError> {
-        let mut issues = Issues::default();
-        let mut clusters = HashMap::new();
-        for (name, upstream) in &config.upstreams {
-            if let Some(old) = previous.and_then(|p| p.clusters.get(name)) {
-                if old.same_config(upstream) {
-                    clusters.insert(name.clone(), old.clone());
-                    continue;
-                }
-            }
-            match Cluster::new(name, upstream) {
-                Ok(c) => {
-                    clusters.insert(name.clone(), Arc::new(c));
-                }
-                Err(e) => issues.push(format!("upstreams.{name}"), e.to_string()),
-            }
-        }
-        let mut identity_headers: Vec<http::HeaderName> = DEFAULT_FORWARD_CLAIMS
-            .iter()
-            .filter_map(|(h, _)| http::HeaderName::from_bytes(h.as_bytes()).ok())
-            .collect();
-        for r in &config.routes {
-            if let Some(fc) = &r.forward_claims {
-                for h in fc.keys() {
-                    if let Ok(name) = http::HeaderName::from_bytes(h.as_bytes()) {
-                        if !identity_headers.contains(&name) {
-                            identity_headers.push(name);
-                        }
-                    }
-                }
-            }
-        }
-        if !issues.0.is_empty() {
-            return Err(ConfigError { issues: issues.0 });
-        }
+        let clusters = build_clusters(&config, previous)?;
+        let tokens = match previous {
+            Some(p) if same(&p.config.tokens, &config.tokens) => p.tokens.clone(),
+            // The proxy serves tokens it can verify when the revocation look-up
+            // fails (fail open); the auth API decides for itself.
+            _ => Arc::new(TokenService::new(
+                &config.tokens,
+                Arc::new(NoRevocations),
+                true,
+            )?),
+        };
         Ok(Snapshot {
             limits: RateLimits::from_config(&config),
             router: Router::new(&config.routes),
+            identity_headers: identity_headers(&config),
             clusters,
-            identity_headers,
+            tokens,
             config: Arc::new(config),
         })
+    }
+
+    /// Everything `build` checks, without creating any file (`portcullis check`).
+    pub fn check(config: &Config) -> Result<(), ConfigError> {
+        let mut issues = Vec::new();
+        if let Err(e) = build_clusters(config, None) {
+            issues.extend(e.issues);
+        }
+        if let Err(e) = crate::tokens::check_keys(&config.tokens) {
+            issues.extend(e.issues);
+        }
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError { issues })
+        }
     }
 
     /// Upstreams that have no healthy backend right now.
@@ -96,6 +94,57 @@ impl Snapshot {
     pub fn has_protected_routes(&self) -> bool {
         self.config.routes.iter().any(|r| r.auth != AuthMode::None)
     }
+}
+
+fn same<T: serde::Serialize>(a: &T, b: &T) -> bool {
+    serde_json::to_value(a).ok() == serde_json::to_value(b).ok()
+}
+
+/// One cluster per upstream, reusing `previous`'s where the config is unchanged.
+fn build_clusters(
+    config: &Config,
+    previous: Option<&Snapshot>,
+) -> Result<HashMap<String, Arc<Cluster>>, ConfigError> {
+    let mut issues = Issues::default();
+    let mut clusters = HashMap::new();
+    for (name, upstream) in &config.upstreams {
+        if let Some(old) = previous.and_then(|p| p.clusters.get(name)) {
+            if old.same_config(upstream) {
+                clusters.insert(name.clone(), old.clone());
+                continue;
+            }
+        }
+        match Cluster::new(name, upstream) {
+            Ok(c) => {
+                clusters.insert(name.clone(), Arc::new(c));
+            }
+            Err(e) => issues.push(format!("upstreams.{name}"), e.to_string()),
+        }
+    }
+    if issues.0.is_empty() {
+        Ok(clusters)
+    } else {
+        Err(ConfigError { issues: issues.0 })
+    }
+}
+
+/// Every identity header any route may set: removed from every client
+/// request so that no client can pose as a verified user.
+fn identity_headers(config: &Config) -> Vec<http::HeaderName> {
+    let mut names: Vec<http::HeaderName> = DEFAULT_FORWARD_CLAIMS
+        .iter()
+        .filter_map(|(h, _)| http::HeaderName::from_bytes(h.as_bytes()).ok())
+        .collect();
+    for r in &config.routes {
+        for h in r.forward_claims.iter().flat_map(|fc| fc.keys()) {
+            if let Ok(name) = http::HeaderName::from_bytes(h.as_bytes()) {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+    }
+    names
 }
 
 /// The shared handle every service holds.

@@ -4,8 +4,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use portcullis::config::{self, ConfigError};
 use portcullis::gateway::Snapshot;
 use portcullis::server::{self, StartOptions};
+use portcullis::tokens::{new_family_id, MintRequest, NoRevocations, Role, TokenService};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -50,12 +52,117 @@ enum Command {
         #[arg(short, long, default_value = "conf/portcullis.yaml")]
         config: PathBuf,
     },
+    /// Tokens for operators: `portcullis token mint ...` prints a signed token.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Write a new signing key: a PEM key pair (RS256, PS256, ES256, ES384,
+    /// EdDSA) or a 32-byte secret (HS256/384/512), for `tokens.signing`.
+    Keygen {
+        /// Algorithm of the key.
+        #[arg(long, value_parser = parse_alg)]
+        alg: config::Algorithm,
+        /// Key id (file names and `kid`).
+        #[arg(long, default_value = "k1")]
+        kid: String,
+        /// Folder the files are written to.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
     /// Validate a config file, then make the running gateway (the pid in its
     /// `server.pid_file`) reload it without dropping connections (SIGHUP).
     Reload {
         #[arg(short, long, default_value = "conf/portcullis.yaml")]
         config: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Sign a token with the config's signing key and print it (to test routes).
+    Mint {
+        /// The config file whose `tokens` section signs.
+        #[arg(short, long = "config", default_value = "conf/portcullis.yaml")]
+        config: PathBuf,
+        /// Subject (user id).
+        #[arg(long)]
+        sub: String,
+        /// Brand (written upper case into `org`).
+        #[arg(long)]
+        brand: String,
+        /// VIEW, USER or AUTH.
+        #[arg(long, default_value = "USER")]
+        role: String,
+        /// Device id (`dev`).
+        #[arg(long)]
+        device: Option<String>,
+        /// Identifier, `TYPE|value`; repeatable.
+        #[arg(long = "identifier")]
+        identifiers: Vec<String>,
+        /// Lifetime, e.g. 15m (default: the config's lifetime for the role).
+        #[arg(long, value_parser = parse_duration)]
+        ttl: Option<std::time::Duration>,
+    },
+}
+
+fn parse_alg(s: &str) -> Result<config::Algorithm, String> {
+    serde_norway::from_str(s).map_err(|_| {
+        format!("unknown algorithm {s:?}; one of HS256 HS384 HS512 RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA")
+    })
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))
+}
+
+fn mint(command: TokenCommand) -> ExitCode {
+    let TokenCommand::Mint {
+        config,
+        sub,
+        brand,
+        role,
+        device,
+        identifiers,
+        ttl,
+    } = command;
+    let cfg = match config::load_file(&config) {
+        Ok(c) => c,
+        Err(e) => {
+            print_errors(&config, &e);
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(role) = Role::parse(&role.to_ascii_uppercase()) else {
+        eprintln!("--role must be VIEW, USER or AUTH");
+        return ExitCode::FAILURE;
+    };
+    let service = match TokenService::new(&cfg.tokens, Arc::new(NoRevocations), false) {
+        Ok(s) => s,
+        Err(e) => {
+            print_errors(&config, &e);
+            return ExitCode::FAILURE;
+        }
+    };
+    let request = MintRequest {
+        uid: sub,
+        brand,
+        role,
+        device,
+        identifiers,
+        ttl,
+        family: new_family_id(),
+    };
+    match service.mint(&request) {
+        Ok(minted) => {
+            println!("{}", minted.token);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cannot mint: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn init_logs(default_level: &str, format: LogFormat) {
@@ -80,7 +187,7 @@ fn print_errors(path: &std::path::Path, e: &ConfigError) {
 /// Reads, validates and builds the runtime objects, without listening.
 fn load(path: &std::path::Path) -> Result<config::Config, ConfigError> {
     let cfg = config::load_file(path)?;
-    Snapshot::build(cfg.clone())?;
+    Snapshot::check(&cfg)?;
     Ok(cfg)
 }
 
@@ -94,6 +201,20 @@ fn main() -> ExitCode {
             }
             Err(e) => {
                 print_errors(&config, &e);
+                ExitCode::FAILURE
+            }
+        },
+        Command::Token { command } => mint(command),
+        Command::Keygen { alg, kid, out } => match portcullis::tokens::keygen(alg, &out, &kid) {
+            Ok(files) => {
+                println!("private: {}", files.private.display());
+                if let Some(public) = files.public {
+                    println!("public:  {}", public.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("cannot write the key: {e}");
                 ExitCode::FAILURE
             }
         },

@@ -24,14 +24,15 @@ pub struct StartOptions {
     pub daemon: bool,
 }
 
-/// Runs every cluster's health checks (pingora-load-balancing's own loop) for
-/// the life of the process.
-struct HealthChecks {
+/// Background work that belongs to a snapshot: every cluster's health checks
+/// (pingora-load-balancing's own loop) and the trusted issuers' JWKS refresh.
+/// A reload stops one generation and starts the next.
+struct SnapshotTasks {
     gateway: Arc<Gateway>,
 }
 
 #[async_trait]
-impl BackgroundService for HealthChecks {
+impl BackgroundService for SnapshotTasks {
     async fn start(&self, shutdown: ShutdownWatch) {
         let snapshot = self.gateway.snapshot();
         let runs = snapshot
@@ -106,8 +107,8 @@ pub fn build(
         server.add_service(admin);
     }
     server.add_service(background_service(
-        "upstream health checks",
-        HealthChecks {
+        "health checks and key refresh",
+        SnapshotTasks {
             gateway: gateway.clone(),
         },
     ));

@@ -3,8 +3,10 @@
 
 pub mod auth_api;
 pub mod cluster;
+pub mod credentials;
 pub mod forwarding;
 pub mod framing;
+pub mod identity_headers;
 pub mod policy;
 pub mod respond;
 pub mod router;

@@ -9,10 +9,12 @@ use super::forwarding;
 use super::policy;
 use super::respond;
 use super::router::{host_name, RouteMatch};
-use super::{auth_api, framing};
+use super::{auth_api, framing, identity_headers};
 use crate::config::Route;
 use crate::gateway::{Gateway, Snapshot};
+use crate::limits::limited_headers;
 use crate::metrics::METRICS;
+use crate::tokens::Identity;
 use async_trait::async_trait;
 use pingora_core::upstreams::peer::HttpPeer;
 use pingora_error::{Error, ErrorType};
@@ -21,6 +23,9 @@ use pingora_proxy::{FailToProxy, ProxyHttp, Session};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// Where the public halves of the signing keys are published.
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
 pub struct Proxy {
     gateway: Arc<Gateway>,
@@ -45,8 +50,10 @@ pub struct RequestCtx {
     /// Backends already tried for this request.
     pub tried: Vec<SocketAddr>,
     pub upstream_started: Option<Instant>,
-    /// Label for metrics when no route applies (`auth_api`, `none`).
+    /// Label for metrics when no route applies (`auth_api`, `jwks`, `none`).
     pub label: &'static str,
+    /// Who the verified credential speaks for, on routes that checked one.
+    pub identity: Option<Arc<Identity>>,
 }
 
 /// Standard methods keep their name in metrics; anything else is `OTHER`.
@@ -80,6 +87,7 @@ impl ProxyHttp for Proxy {
             tried: Vec::new(),
             upstream_started: None,
             label: "none",
+            identity: None,
         }
     }
 
@@ -117,6 +125,19 @@ impl ProxyHttp for Proxy {
 
         let req = session.req_header();
         let path = req.uri.path();
+        if path == JWKS_PATH {
+            ctx.label = "jwks";
+            let jwks = ctx.snapshot.tokens.jwks_json().to_vec();
+            respond::json(
+                session,
+                200,
+                jwks,
+                &[("cache-control", "public, max-age=300")],
+                &ctx.request_id,
+            )
+            .await?;
+            return Ok(true);
+        }
         if auth_api::is_auth_path(path) {
             ctx.label = "auth_api";
             auth_api::serve(session, ctx).await?;
@@ -157,26 +178,53 @@ impl ProxyHttp for Proxy {
         ctx.cluster = ctx.snapshot.clusters.get(&found.upstream).cloned();
         ctx.route = Some(found.clone());
 
-        if let Err(denied) = policy::admit(&found, session) {
-            METRICS
-                .auth_decisions_total
-                .with_label_values(&[found.label(), denied.result])
-                .inc();
-            let mut extra = Vec::new();
-            if let Some(challenge) = denied.www_authenticate {
-                extra.push(("www-authenticate", challenge));
+        let snapshot = ctx.snapshot.clone();
+        let admitted = policy::admit(
+            &found,
+            &session.req_header().headers,
+            &snapshot.tokens,
+            snapshot.config.tokens.cookie.as_deref(),
+            snapshot.limits.for_route(found.index),
+        )
+        .await;
+        match admitted {
+            Ok(identity) => {
+                if identity.is_some() {
+                    METRICS
+                        .auth_decisions_total
+                        .with_label_values(&[found.label(), "allowed"])
+                        .inc();
+                }
+                ctx.identity = identity;
+                Ok(false)
             }
-            respond::error(
-                session,
-                denied.status,
-                denied.message,
-                &extra,
-                &ctx.request_id,
-            )
-            .await?;
-            return Ok(true);
+            Err(denied) => {
+                if let Some(result) = denied.result {
+                    METRICS
+                        .auth_decisions_total
+                        .with_label_values(&[found.label(), result])
+                        .inc();
+                }
+                let mut extra: Vec<(&str, String)> = Vec::new();
+                if let Some(challenge) = denied.www_authenticate {
+                    extra.push(("www-authenticate", challenge.to_string()));
+                }
+                if let Some((limit, retry_after)) = denied.retry_after {
+                    extra.extend(limited_headers(limit, retry_after));
+                }
+                let extra: Vec<(&str, &str)> =
+                    extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                respond::error(
+                    session,
+                    denied.status,
+                    denied.message,
+                    &extra,
+                    &ctx.request_id,
+                )
+                .await?;
+                Ok(true)
+            }
         }
-        Ok(false)
     }
 
     async fn upstream_peer(
@@ -221,6 +269,9 @@ impl ProxyHttp for Proxy {
         forwarding::strip_hop_by_hop(upstream);
         for h in &ctx.snapshot.identity_headers {
             upstream.remove_header(h);
+        }
+        if let (Some(identity), Some(route)) = (&ctx.identity, &ctx.route) {
+            identity_headers::add(upstream, route, identity);
         }
         forwarding::add_forwarding(upstream, ctx.peer, ctx.peer_trusted, &ctx.request_id);
         Ok(())
@@ -277,6 +328,7 @@ impl ProxyHttp for Proxy {
             .with_label_values(&[route])
             .observe(elapsed.as_secs_f64());
         if ctx.snapshot.config.server.access_log {
+            let subject = ctx.identity.as_ref().map_or("", |i| i.uid.as_str());
             tracing::info!(
                 target: "access",
                 request_id = %ctx.request_id,
@@ -287,6 +339,7 @@ impl ProxyHttp for Proxy {
                 status,
                 upstream = ctx.cluster.as_ref().map_or("", |c| c.name.as_str()),
                 backend = ?ctx.tried.last(),
+                subject,
                 duration_ms = elapsed.as_secs_f64() * 1000.0,
                 error = e.map(|e| e.etype().as_str()),
             );

@@ -6,6 +6,23 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The HS256 secret of the signing key tests get when their config names none.
+pub const TEST_SECRET: &[u8] = b"integration-test-secret-0123456789abcdef";
+
+/// `body` plus a `tokens` section signing with `TEST_SECRET`, unless the
+/// body has its own.
+fn with_test_key(dir: &std::path::Path, body: &str) -> String {
+    if body.contains("tokens:") {
+        return body.to_string();
+    }
+    let secret = dir.join("signing.secret");
+    std::fs::write(&secret, TEST_SECRET).expect("write secret");
+    format!(
+        "{body}\ntokens:\n  signing: [{{kid: test-1, alg: HS256, secret_file: {}}}]\n",
+        secret.display()
+    )
+}
+
 pub fn portcullis() -> Command {
     Command::new(env!("CARGO_BIN_EXE_portcullis"))
 }
@@ -39,6 +56,7 @@ impl Gateway {
              server: {{threads: 1, pid_file: {d}/pid, upgrade_sock: {d}/upgrade.sock, grace_period: 1s, graceful_shutdown_timeout: 2s}}\n"
         );
         let config_path = dir.path().join("portcullis.yaml");
+        let body = with_test_key(dir.path(), body);
         std::fs::write(&config_path, format!("{header}{body}\n")).expect("write config");
         let log = std::fs::File::create(dir.path().join("gateway.log")).expect("log file");
         let child = portcullis()
@@ -102,8 +120,30 @@ impl Gateway {
         self.child.as_ref().map(|c| c.id())
     }
 
+    /// A token signed by this gateway's key, through `portcullis token mint`.
+    /// `args` are extra flags, e.g. `["--role", "VIEW"]`.
+    pub fn mint(&self, sub: &str, args: &[&str]) -> String {
+        let out = portcullis()
+            .args(["token", "mint", "-c"])
+            .arg(&self.config_path)
+            .args(["--sub", sub, "--brand", "demo"])
+            .args(args)
+            .output()
+            .expect("run token mint");
+        assert!(
+            out.status.success(),
+            "token mint: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .expect("token is text")
+            .trim()
+            .to_string()
+    }
+
     /// Replaces the config body (listen/admin/server stay as they are).
     pub fn rewrite_config(&self, body: &str) {
+        let body = with_test_key(self.dir.path(), body);
         std::fs::write(&self.config_path, format!("{}{body}\n", self.header))
             .expect("rewrite config");
     }

@@ -4,9 +4,11 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod gateway;
+pub mod jwks;
 pub mod upstream;
 
-pub use gateway::{portcullis, Gateway};
+pub use gateway::{portcullis, Gateway, TEST_SECRET};
+pub use jwks::JwksServer;
 pub use upstream::Upstream;
 
 use std::net::TcpListener;

@@ -1,0 +1,57 @@
+//! Identity headers on the upstream request: the verified claims a route
+//! forwards (its `forward_claims`, else X-Auth-User-Id/Brand/Device-Id/Role),
+//! and the credential itself removed when the route says `forward_token:
+//! false`. Client-sent copies of these headers were removed before.
+
+use super::credentials::X_API_KEY;
+use crate::config::Route;
+use crate::gateway::DEFAULT_FORWARD_CLAIMS;
+use crate::tokens::Identity;
+use pingora_http::RequestHeader;
+use std::borrow::Cow;
+
+pub fn add(upstream: &mut RequestHeader, route: &Route, identity: &Identity) {
+    match &route.forward_claims {
+        Some(map) => {
+            for (header, claim) in map {
+                set(upstream, header, identity, claim);
+            }
+        }
+        None => {
+            for (header, claim) in DEFAULT_FORWARD_CLAIMS {
+                set(upstream, header, identity, claim);
+            }
+        }
+    }
+    if !route.forward_token {
+        upstream.remove_header(&http::header::AUTHORIZATION);
+        upstream.remove_header(X_API_KEY);
+        for h in &route.token_headers {
+            upstream.remove_header(h.as_str());
+        }
+    }
+}
+
+/// The value of `claim` for this identity. The names of this gateway's own
+/// claims (`uid`, `org`, `dev`, `rol`) read the verified identity, so that a
+/// trusted issuer's token forwards its subject as `uid` too; any other name
+/// reads the raw claim.
+fn claim_value<'a>(identity: &'a Identity, claim: &str) -> Option<Cow<'a, str>> {
+    let field = |s: &'a str| (!s.is_empty()).then_some(Cow::Borrowed(s));
+    match claim {
+        "uid" => field(&identity.uid),
+        "org" => field(&identity.brand),
+        "dev" => identity.device.as_deref().and_then(field),
+        "rol" => field(&identity.role),
+        other => identity.claim_str(other),
+    }
+}
+
+fn set(upstream: &mut RequestHeader, header: &str, identity: &Identity, claim: &str) {
+    if let Some(value) = claim_value(identity, claim) {
+        // A claim that cannot be a header value (control characters) is left out.
+        if let Ok(v) = http::HeaderValue::from_str(&value) {
+            let _ = upstream.insert_header(header.to_ascii_lowercase(), v);
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Who a verified token speaks for: the fields the proxy and the auth flows
+//! use, plus every claim as received so any of them can be forwarded as a
+//! header.
+
+use super::claims::Role;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+/// A verified token's subject and claims.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    /// `uid` when it is a string, else `sub`.
+    pub uid: String,
+    pub sub: String,
+    /// `org` (brand, upper case); empty when the token has none.
+    pub brand: String,
+    /// `dev`; `None` when absent or null.
+    pub device: Option<String>,
+    /// The roles joined with `,` (one role for this gateway's tokens).
+    pub role: String,
+    /// Own tokens: `[rol]`; trusted issuers: the configured `roles_claim`
+    /// (a string or an array of strings).
+    pub roles: Vec<String>,
+    /// `Some` for tokens this gateway issued.
+    pub own_role: Option<Role>,
+    pub issuer: String,
+    /// Whether this gateway issued the token (as opposed to a trusted issuer).
+    pub own: bool,
+    pub jti: Option<String>,
+    /// `fam`: shared by a token and the key issued with it.
+    pub family: Option<String>,
+    pub exp: Option<u64>,
+    pub iat: Option<u64>,
+    /// `idv` entries (`"TYPE|value"`).
+    pub identifiers: Vec<String>,
+    /// The kid of the key that verified the token.
+    pub kid: Option<String>,
+    pub claims: Map<String, Value>,
+}
+
+impl Identity {
+    /// Whether the token carries `role` (exact match).
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    /// Claim `name` as header text: strings as they are, numbers and
+    /// booleans formatted, arrays joined with `,`; `None` for absent, null
+    /// and object claims.
+    pub fn claim_str(&self, name: &str) -> Option<Cow<'_, str>> {
+        claim_text(self.claims.get(name)?)
+    }
+}
+
+pub(crate) fn claim_text(value: &Value) -> Option<Cow<'_, str>> {
+    match value {
+        Value::String(s) => Some(Cow::Borrowed(s.as_str())),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+        Value::Array(items) => {
+            let parts: Vec<Cow<'_, str>> = items.iter().filter_map(claim_text).collect();
+            Some(Cow::Owned(parts.join(",")))
+        }
+        Value::Null | Value::Object(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn with_claims(claims: Value) -> Identity {
+        let Value::Object(claims) = claims else {
+            unreachable!("test claims are an object")
+        };
+        Identity {
+            uid: "u1".into(),
+            sub: "u1".into(),
+            brand: "DEMO".into(),
+            device: None,
+            role: "USER".into(),
+            roles: vec!["USER".into()],
+            own_role: Some(Role::User),
+            issuer: "portcullis".into(),
+            own: true,
+            jti: None,
+            family: None,
+            exp: None,
+            iat: None,
+            identifiers: vec![],
+            kid: None,
+            claims,
+        }
+    }
+
+    #[test]
+    fn claim_str_formats_each_json_type_for_a_header() {
+        let id = with_claims(json!({
+            "org": "DEMO", "n": 42, "f": 1.5, "b": true,
+            "idv": ["MOBILE|123", "EMAIL|a@b.c"], "nul": null, "obj": {"a": 1}
+        }));
+        assert_eq!(id.claim_str("org").as_deref(), Some("DEMO"));
+        assert_eq!(id.claim_str("n").as_deref(), Some("42"));
+        assert_eq!(id.claim_str("f").as_deref(), Some("1.5"));
+        assert_eq!(id.claim_str("b").as_deref(), Some("true"));
+        assert_eq!(
+            id.claim_str("idv").as_deref(),
+            Some("MOBILE|123,EMAIL|a@b.c")
+        );
+        assert_eq!(id.claim_str("nul"), None);
+        assert_eq!(id.claim_str("obj"), None);
+        assert_eq!(id.claim_str("absent"), None);
+    }
+
+    #[test]
+    fn string_claims_are_borrowed_not_copied() {
+        let id = with_claims(json!({"org": "DEMO"}));
+        assert!(matches!(id.claim_str("org"), Some(Cow::Borrowed("DEMO"))));
+    }
+}

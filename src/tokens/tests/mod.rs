@@ -1,0 +1,1 @@
+//! Tests of the token service as a whole.

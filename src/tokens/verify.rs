@@ -1,0 +1,317 @@
+//! Checking a presented token. `verify` is the proxy's hot path: a cached
+//! verification is returned after a hash look-up and a text comparison (and,
+//! once per `revocation_check_interval`, a revocation look-up); anything else
+//! goes through every check:
+//!
+//! 1. at most 8 KiB, three base64url segments, JSON header and payload;
+//! 2. the payload's `iss` picks the key set (own keys or a trusted issuer's);
+//! 3. the header's `kid` picks the key; an unknown kid never falls back to
+//!    another key. Without a `kid`, only an issuer with exactly one key works;
+//! 4. the header's `alg` must be the key's algorithm (so no `none`, no
+//!    HS/RS confusion, no RS/PS swap), then the signature must verify;
+//! 5. `exp`/`nbf`/`iat` with leeway, `aud`, and the revocation look-up.
+//!
+//! `verify_key` (AUTH keys, `exp` optional) and `verify_expired_within` (web
+//! regeneration) take the same steps, without the cache.
+
+use super::algorithms::{alg_from_name, alg_name, KeyVerifier};
+use super::checks::{check_audience, check_times, Expiry};
+use super::claims::Role;
+use super::compact::{self, MAX_TOKEN_BYTES};
+use super::error::VerifyError;
+use super::identity::Identity;
+use super::revocation::RevocationQuery;
+use super::service::TokenService;
+use super::trusted::TrustedIssuer;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+impl TokenService {
+    /// Verifies a token for a proxied route: every check, `exp` required,
+    /// cached until `exp`. Roles are not checked here; the route does that.
+    pub async fn verify(&self, token: &str) -> Result<Arc<Identity>, VerifyError> {
+        if token.is_empty() {
+            return Err(VerifyError::Missing);
+        }
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(VerifyError::Malformed("token is larger than 8 KiB"));
+        }
+        let key = self.cache.key(token);
+        if let Some(hit) = self.cache.get(key, token) {
+            let now = now()?;
+            if hit
+                .identity
+                .exp
+                .is_some_and(|exp| now.as_secs() >= exp.saturating_add(self.leeway))
+            {
+                self.cache.forget(key);
+                return Err(VerifyError::Expired);
+            }
+            if self.cache.needs_recheck(&hit) {
+                match self.check_revocation(&hit.identity).await {
+                    Ok(true) => self.cache.mark_checked(&hit),
+                    Ok(false) => {}
+                    Err(e) => {
+                        self.cache.forget(key);
+                        return Err(e);
+                    }
+                }
+            }
+            return Ok(hit.identity.clone());
+        }
+        let identity = Arc::new(self.verify_uncached(token, Expiry::Required).await?);
+        if let Some(exp) = identity.exp {
+            let ttl = Duration::from_secs(exp).saturating_sub(now()?);
+            self.cache.insert(key, token, identity.clone(), ttl);
+        }
+        Ok(identity)
+    }
+
+    /// Verifies an AUTH key of this gateway (token/regenerate on mobile,
+    /// `X-API-Key`): every check, but `exp` may be absent (keys never expire
+    /// unless `key_ttl` is set); when present it is enforced.
+    pub async fn verify_key(&self, token: &str) -> Result<Identity, VerifyError> {
+        let identity = self.verify_uncached(token, Expiry::Optional).await?;
+        if identity.own_role != Some(Role::Auth) {
+            return Err(VerifyError::invalid("not an AUTH key of this gateway"));
+        }
+        Ok(identity)
+    }
+
+    /// Verifies a token of this gateway for web regeneration: every check,
+    /// except that `exp` may be up to `window` in the past.
+    pub async fn verify_expired_within(
+        &self,
+        token: &str,
+        window: Duration,
+    ) -> Result<Identity, VerifyError> {
+        let identity = self
+            .verify_uncached(token, Expiry::PastWithin(window.as_secs()))
+            .await?;
+        if !identity.own {
+            return Err(VerifyError::invalid(
+                "only this gateway's tokens can be regenerated",
+            ));
+        }
+        Ok(identity)
+    }
+
+    async fn verify_uncached(&self, token: &str, rule: Expiry) -> Result<Identity, VerifyError> {
+        if token.is_empty() {
+            return Err(VerifyError::Missing);
+        }
+        let parsed = compact::parse(token)?;
+        let iss = match parsed.claims.get("iss") {
+            Some(Value::String(s)) => s.clone(),
+            _ => return Err(VerifyError::invalid("the token has no iss")),
+        };
+        let kid = parsed.header.kid.as_deref();
+        let now = now()?.as_secs();
+        let result = if iss == self.issuer {
+            let key = match kid {
+                Some(kid) => self.keys.by_kid.get(kid),
+                None if self.keys.by_kid.len() == 1 => self.keys.by_kid.values().next(),
+                None => None,
+            }
+            .ok_or_else(|| VerifyError::invalid("no key of this gateway has that kid"))?;
+            if parsed.header.alg != alg_name(key.alg) {
+                return Err(VerifyError::invalid("alg is not the algorithm of the key"));
+            }
+            check_signature(&key.verifier, parsed.signing_input, &parsed.signature)?;
+            let times = check_times(&parsed.claims, now, self.leeway, rule)?;
+            check_audience(&parsed.claims, &self.audience)?;
+            own_identity(&iss, Some(key.kid.clone()), times, parsed.claims)
+        } else if let Some(issuer) = self.trusted.iter().find(|t| t.issuer == iss) {
+            let alg = alg_from_name(&parsed.header.alg)
+                .filter(|a| issuer.algorithms.contains(a))
+                .ok_or_else(|| VerifyError::invalid("alg is not accepted for this issuer"))?;
+            let verifier = self.foreign_verifier(issuer, kid, alg).await?;
+            check_signature(&verifier, parsed.signing_input, &parsed.signature)?;
+            let times = check_times(&parsed.claims, now, self.leeway, rule)?;
+            check_audience(&parsed.claims, &issuer.audiences)?;
+            foreign_identity(issuer, kid.map(str::to_string), times, parsed.claims)
+        } else {
+            return Err(VerifyError::invalid("the issuer is not trusted"));
+        }?;
+        self.check_revocation(&result).await?;
+        Ok(result)
+    }
+
+    /// The verifier of a trusted issuer's key for `kid` and `alg`, refetching
+    /// the issuer's JWKS once (single flight, rate-limited) when `kid` is new.
+    async fn foreign_verifier(
+        &self,
+        issuer: &TrustedIssuer,
+        kid: Option<&str>,
+        alg: crate::config::Algorithm,
+    ) -> Result<KeyVerifier, VerifyError> {
+        let mut keys = issuer.keys();
+        let known = keys.find(kid).is_some();
+        if !known && (kid.is_some() || !keys.loaded) {
+            if let Some(client) = &self.client {
+                keys = issuer
+                    .refetch_for_unknown_kid(client, self.refetch_interval)
+                    .await;
+            }
+        }
+        if !keys.loaded {
+            return Err(VerifyError::Unavailable(format!(
+                "the keys of issuer {} have not been fetched",
+                issuer.issuer
+            )));
+        }
+        let key = keys
+            .find(kid)
+            .ok_or_else(|| VerifyError::invalid("the issuer has no key with that kid"))?;
+        key.verifier(alg)
+            .cloned()
+            .ok_or_else(|| VerifyError::invalid("alg is not an algorithm of the key"))
+    }
+
+    /// Asks the revocation hook. `Ok(true)`: not revoked; `Ok(false)`: the
+    /// hook failed and the service fails open (do not count it as checked).
+    pub(crate) async fn check_revocation(&self, id: &Identity) -> Result<bool, VerifyError> {
+        let query = RevocationQuery {
+            jti: id.jti.as_deref(),
+            family: id.family.as_deref(),
+            uid: &id.uid,
+            iat: id.iat,
+            issuer: &id.issuer,
+        };
+        match self.revocations.is_revoked(&query).await {
+            Ok(false) => Ok(true),
+            Ok(true) => Err(VerifyError::Revoked),
+            Err(e) if self.fail_open => {
+                tracing::warn!(issuer = %id.issuer, error = %e, "revocation look-up failed; accepting the token (fail open)");
+                Ok(false)
+            }
+            Err(e) => {
+                tracing::warn!(issuer = %id.issuer, error = %e, "revocation look-up failed; refusing the token");
+                Err(VerifyError::Unavailable(format!(
+                    "revocation look-up failed: {e}"
+                )))
+            }
+        }
+    }
+}
+
+fn check_signature(
+    verifier: &KeyVerifier,
+    input: &[u8],
+    signature: &[u8],
+) -> Result<(), VerifyError> {
+    if verifier.verify(input, signature) {
+        Ok(())
+    } else {
+        Err(VerifyError::invalid("the signature does not verify"))
+    }
+}
+
+fn now() -> Result<Duration, VerifyError> {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|_| VerifyError::Unavailable("the system clock is before 1970".into()))
+}
+
+fn text(claims: &Map<String, Value>, name: &str) -> Option<String> {
+    claims.get(name).and_then(Value::as_str).map(str::to_string)
+}
+
+fn subject(claims: &Map<String, Value>) -> Result<String, VerifyError> {
+    text(claims, "sub")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| VerifyError::invalid("the token has no sub"))
+}
+
+fn own_identity(
+    iss: &str,
+    kid: Option<String>,
+    times: super::checks::Times,
+    claims: Map<String, Value>,
+) -> Result<Identity, VerifyError> {
+    let sub = subject(&claims)?;
+    let role = claims
+        .get("rol")
+        .and_then(Value::as_str)
+        .and_then(Role::parse)
+        .ok_or_else(|| VerifyError::invalid("rol is not VIEW, USER or AUTH"))?;
+    let identifiers = claims
+        .get("idv")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Identity {
+        uid: text(&claims, "uid").unwrap_or_else(|| sub.clone()),
+        sub,
+        brand: text(&claims, "org").unwrap_or_default(),
+        device: text(&claims, "dev"),
+        role: role.as_str().to_string(),
+        roles: vec![role.as_str().to_string()],
+        own_role: Some(role),
+        issuer: iss.to_string(),
+        own: true,
+        jti: text(&claims, "jti"),
+        family: text(&claims, "fam"),
+        exp: times.exp,
+        iat: times.iat,
+        identifiers,
+        kid,
+        claims,
+    })
+}
+
+fn foreign_identity(
+    issuer: &TrustedIssuer,
+    kid: Option<String>,
+    times: super::checks::Times,
+    claims: Map<String, Value>,
+) -> Result<Identity, VerifyError> {
+    let sub = subject(&claims)?;
+    let roles: Vec<String> = match roles_value(&claims, &issuer.roles_claim) {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(Identity {
+        uid: sub.clone(),
+        sub,
+        brand: text(&claims, "org").unwrap_or_default(),
+        device: text(&claims, "dev"),
+        role: roles.join(","),
+        roles,
+        own_role: None,
+        issuer: issuer.issuer.clone(),
+        own: false,
+        jti: text(&claims, "jti"),
+        family: None,
+        exp: times.exp,
+        iat: times.iat,
+        identifiers: Vec::new(),
+        kid,
+        claims,
+    })
+}
+
+/// The roles claim: a top-level member named `name`, or else a dotted path
+/// into nested objects (`realm_access.roles`).
+fn roles_value<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    if let Some(v) = claims.get(name) {
+        return Some(v);
+    }
+    let mut parts = name.split('.');
+    let mut current = claims.get(parts.next()?)?;
+    for part in parts {
+        current = current.as_object()?.get(part)?;
+    }
+    Some(current)
+}
