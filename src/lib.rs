@@ -2,6 +2,7 @@
 //! API itself, checks a bearer JWT on all other traffic, and forwards what
 //! passes to upstream clusters with identity headers.
 
+pub mod auth;
 pub mod config;
 pub mod envelope;
 pub mod metrics;
