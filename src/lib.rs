@@ -6,3 +6,4 @@ pub mod config;
 pub mod envelope;
 pub mod metrics;
 pub mod proxy;
+pub mod store;
