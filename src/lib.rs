@@ -7,3 +7,4 @@ pub mod config;
 pub mod envelope;
 pub mod metrics;
 pub mod proxy;
+pub mod store;
