@@ -5,5 +5,6 @@
 pub mod config;
 pub mod envelope;
 pub mod metrics;
+pub mod otp;
 pub mod proxy;
 pub mod store;
