@@ -6,5 +6,6 @@ pub mod auth;
 pub mod config;
 pub mod envelope;
 pub mod metrics;
+pub mod otp;
 pub mod proxy;
 pub mod store;

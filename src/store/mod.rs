@@ -11,12 +11,18 @@
 //! and compute expiry from that clock. Absolute instants (token `exp`, `iat`)
 //! are unix milliseconds ([`UnixMs`]); convert JWT seconds with `* 1000`.
 //! Expired records are invisible to every read and removed by
-//! [`Store::sweep_expired`].
+//! [`Store::sweep_expired`]. Every implementation judges expiry by its
+//! injected clock (a Redis backend passes "now" into its scripts and keeps
+//! `PX` only for cleanup), so one contract suite runs against all of them.
 
 pub mod clock;
+#[cfg(test)]
+pub mod contract;
+mod sqlite;
 mod sweeper;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use sqlite::SqliteStore;
 pub use sweeper::spawn_sweeper;
 
 use async_trait::async_trait;
@@ -409,8 +415,9 @@ pub trait Store: Send + Sync {
 
     // ---- revocations ----
 
-    /// Revokes one token or key; remembered until `expires_at` (its `exp`,
-    /// or [`NEVER`]).
+    /// Revokes one token or key; remembered until `expires_at`: as long as
+    /// the token can be presented anywhere (a web token's `exp` plus the
+    /// `regenerate_window`; [`NEVER`] for a key without `exp`).
     async fn revoke_token(&self, jti: &str, expires_at: UnixMs) -> StoreResult<()>;
 
     /// Revokes a token family (token and key issued together) until `expires_at`.
@@ -446,4 +453,20 @@ pub(crate) fn random_id() -> String {
     use base64::Engine;
     let bytes: [u8; 16] = rand::random();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Opens the store the config names. Only SQLite exists so far.
+pub async fn open(
+    config: &crate::config::Store,
+    clock: Arc<dyn Clock>,
+) -> StoreResult<Arc<dyn Store>> {
+    match config.kind {
+        crate::config::StoreKind::Sqlite => {
+            let store = SqliteStore::open(&config.path, clock).await?;
+            Ok(Arc::new(store))
+        }
+        crate::config::StoreKind::Redis => Err(StoreError::Invalid(
+            "store.kind redis is not implemented yet".into(),
+        )),
+    }
 }
