@@ -3,6 +3,8 @@
 
 use super::codes::Code;
 use super::issuer::TokenError;
+use crate::otp::DeliveryError;
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -26,8 +28,8 @@ pub enum AuthError {
     BrandMismatch,
     #[error("too many codes sent to this identifier")]
     OtpSendLimit,
-    #[error("the code could not be delivered: {0}")]
-    OtpNotSent(String),
+    #[error("the code could not be made or delivered: {0}")]
+    OtpNotSent(DeliveryError),
     #[error("no code is pending for the session")]
     OtpNotGenerated,
     #[error("wrong code")]
@@ -40,10 +42,12 @@ pub enum AuthError {
     InvalidKey(&'static str),
     #[error("token cannot be regenerated: {0}")]
     CannotRegenerate(&'static str),
-    #[error("store unavailable: {0}")]
-    Store(String),
-    #[error("token could not be signed: {0}")]
-    Mint(TokenError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The token service failed (signing, or reading revocations); not a
+    /// verdict on the presented token.
+    #[error("token service: {0}")]
+    TokenService(TokenError),
     #[error("no such endpoint")]
     NotFound,
     #[error("endpoint not available in this version")]
@@ -76,8 +80,9 @@ impl AuthError {
             AuthError::PasswordNotEnabled => Code::PasswordNotEnabled,
             AuthError::InvalidKey(_) => Code::InvalidKey,
             AuthError::CannotRegenerate(_) => Code::CannotRegenerate,
-            AuthError::Store(_) => Code::Unavailable,
-            AuthError::Mint(_) => Code::Internal,
+            AuthError::Store(StoreError::Unavailable(_)) => Code::Unavailable,
+            AuthError::Store(_) => Code::Internal,
+            AuthError::TokenService(_) => Code::Unavailable,
             AuthError::NotFound => Code::NotFound,
             AuthError::NotAvailable => Code::NotAvailable,
             AuthError::MethodNotAllowed => Code::MethodNotAllowed,

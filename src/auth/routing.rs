@@ -11,6 +11,15 @@ pub enum Family {
 }
 
 impl Family {
+    /// The client family of a session, for the mobile and web endpoints.
+    pub fn client(self) -> Option<crate::store::Family> {
+        match self {
+            Family::Mobile => Some(crate::store::Family::Mobile),
+            Family::Web => Some(crate::store::Family::Web),
+            Family::Login => None,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Family::Mobile => "mobile",

@@ -4,8 +4,8 @@
 //! except the two fields the contract gives their own codes (1546, 1504).
 
 use super::error::AuthError;
-use super::routing::Family;
 use super::settings::{BrandRef, Settings};
+use crate::store::{Family, Identifier, IdentifierType};
 use serde_json::{Map, Value};
 
 /// Cap on ordinary string fields.
@@ -19,57 +19,23 @@ const MAX_USERNAME: usize = 64;
 const MAX_EMAIL: usize = 254;
 const MAX_EMAIL_LOCAL: usize = 64;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum IdentifierType {
-    Mobile,
-    Email,
-    Username,
+/// Checks `raw` against the shape of its type and puts it in canonical form:
+/// mobile numbers as bare digits (the optional `+` dropped), email addresses
+/// in lower case, usernames as given.
+pub fn parse_identifier(kind: IdentifierType, raw: &str) -> Result<Identifier, AuthError> {
+    let value = match kind {
+        IdentifierType::Mobile => canonical_mobile(raw),
+        IdentifierType::Email => canonical_email(raw),
+        IdentifierType::Username => valid_username(raw).then(|| raw.to_owned()),
+    };
+    value
+        .map(|value| Identifier { kind, value })
+        .ok_or(AuthError::InvalidDetails("identifierValue"))
 }
 
-impl IdentifierType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IdentifierType::Mobile => "MOBILE",
-            IdentifierType::Email => "EMAIL",
-            IdentifierType::Username => "USERNAME",
-        }
-    }
-
-    fn parse(s: &str) -> Option<IdentifierType> {
-        match s {
-            "MOBILE" => Some(IdentifierType::Mobile),
-            "EMAIL" => Some(IdentifierType::Email),
-            "USERNAME" => Some(IdentifierType::Username),
-            _ => None,
-        }
-    }
-}
-
-/// An identifier in canonical form: mobile numbers as bare digits (the
-/// optional `+` dropped), email addresses in lower case, usernames as given.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Identifier {
-    pub kind: IdentifierType,
-    pub value: String,
-}
-
-impl Identifier {
-    /// Checks `raw` against the shape of its type and canonicalises it.
-    pub fn parse(kind: IdentifierType, raw: &str) -> Result<Identifier, AuthError> {
-        let value = match kind {
-            IdentifierType::Mobile => canonical_mobile(raw),
-            IdentifierType::Email => canonical_email(raw),
-            IdentifierType::Username => valid_username(raw).then(|| raw.to_owned()),
-        };
-        value
-            .map(|value| Identifier { kind, value })
-            .ok_or(AuthError::InvalidDetails("identifierValue"))
-    }
-
-    /// The `"TYPE|value"` form used in the `idv` claim.
-    pub fn claim(&self) -> String {
-        format!("{}|{}", self.kind.as_str(), self.value)
-    }
+/// The `"TYPE|value"` form used in the `idv` claim.
+pub fn claim(identifier: &Identifier) -> String {
+    format!("{}|{}", identifier.kind.as_str(), identifier.value)
 }
 
 fn canonical_mobile(raw: &str) -> Option<String> {
@@ -147,8 +113,8 @@ impl<'a> Fields<'a> {
     /// and `identifierValue` checked against it.
     pub fn identifier(&self) -> Result<Identifier, AuthError> {
         let kind = self.required("identifierType", MAX_FIELD_BYTES)?;
-        let kind = IdentifierType::parse(kind).ok_or(AuthError::InvalidIdentifierType)?;
-        Identifier::parse(kind, self.required("identifierValue", MAX_FIELD_BYTES)?)
+        let kind: IdentifierType = kind.parse().map_err(|_| AuthError::InvalidIdentifierType)?;
+        parse_identifier(kind, self.required("identifierValue", MAX_FIELD_BYTES)?)
     }
 
     /// `brand`, which must be configured (1504).
@@ -251,21 +217,21 @@ mod tests {
 
     #[test]
     fn a_mobile_number_keeps_its_digits_and_loses_its_plus() {
-        let id = Identifier::parse(IdentifierType::Mobile, "+919999922332");
+        let id = parse_identifier(IdentifierType::Mobile, "+919999922332");
         assert_eq!(
-            id.map(|i| i.claim()).ok(),
+            id.map(|i| claim(&i)).ok(),
             Some("MOBILE|919999922332".into())
         );
-        assert!(Identifier::parse(IdentifierType::Mobile, "12345").is_err());
-        assert!(Identifier::parse(IdentifierType::Mobile, "1234567890123456").is_err());
-        assert!(Identifier::parse(IdentifierType::Mobile, "++123456").is_err());
-        assert!(Identifier::parse(IdentifierType::Mobile, "12 3456").is_err());
-        assert!(Identifier::parse(IdentifierType::Mobile, "١٢٣٤٥٦٧").is_err());
+        assert!(parse_identifier(IdentifierType::Mobile, "12345").is_err());
+        assert!(parse_identifier(IdentifierType::Mobile, "1234567890123456").is_err());
+        assert!(parse_identifier(IdentifierType::Mobile, "++123456").is_err());
+        assert!(parse_identifier(IdentifierType::Mobile, "12 3456").is_err());
+        assert!(parse_identifier(IdentifierType::Mobile, "١٢٣٤٥٦٧").is_err());
     }
 
     #[test]
     fn emails_must_be_plausible_and_compare_in_lower_case() {
-        let id = Identifier::parse(IdentifierType::Email, "Ann.Lee+x@Example.COM");
+        let id = parse_identifier(IdentifierType::Email, "Ann.Lee+x@Example.COM");
         assert_eq!(
             id.map(|i| i.value).ok(),
             Some("ann.lee+x@example.com".into())
@@ -282,7 +248,7 @@ mod tests {
             "ånn@example.com",
         ] {
             assert!(
-                Identifier::parse(IdentifierType::Email, bad).is_err(),
+                parse_identifier(IdentifierType::Email, bad).is_err(),
                 "{bad}"
             );
         }
@@ -290,11 +256,11 @@ mod tests {
 
     #[test]
     fn usernames_are_1_to_64_of_a_small_alphabet() {
-        assert!(Identifier::parse(IdentifierType::Username, "ann.lee_01-x").is_ok());
-        assert!(Identifier::parse(IdentifierType::Username, &"a".repeat(64)).is_ok());
-        assert!(Identifier::parse(IdentifierType::Username, &"a".repeat(65)).is_err());
-        assert!(Identifier::parse(IdentifierType::Username, "ann lee").is_err());
-        assert!(Identifier::parse(IdentifierType::Username, "ann/lee").is_err());
+        assert!(parse_identifier(IdentifierType::Username, "ann.lee_01-x").is_ok());
+        assert!(parse_identifier(IdentifierType::Username, &"a".repeat(64)).is_ok());
+        assert!(parse_identifier(IdentifierType::Username, &"a".repeat(65)).is_err());
+        assert!(parse_identifier(IdentifierType::Username, "ann lee").is_err());
+        assert!(parse_identifier(IdentifierType::Username, "ann/lee").is_err());
     }
 
     #[test]
