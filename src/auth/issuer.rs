@@ -4,7 +4,7 @@
 //! token service; the flows know nothing else about JWTs.
 
 use async_trait::async_trait;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// `rol` of a token this gateway issues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,9 +39,10 @@ impl Role {
 /// What to put in a new token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mint {
-    /// `uid` (and `sub`). `None` for VIEW tokens, which name no account, so
-    /// that token/generate reveals nothing about whether one exists.
-    pub uid: Option<String>,
+    /// `uid` (and `sub`), never empty. VIEW tokens name no account (so that
+    /// token/generate reveals nothing about whether one exists): their uid
+    /// is an anonymous `anonymous:<family>`.
+    pub uid: String,
     /// `org`: the brand, upper case.
     pub brand: String,
     pub role: Role,
@@ -58,13 +59,16 @@ pub struct Mint {
 /// What a verified key or token says about its subject.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenIdentity {
-    pub uid: Option<String>,
+    pub uid: String,
+    /// `org`, upper case.
     pub brand: String,
     pub role: Role,
+    /// `dev`; `None` when absent or null.
     pub device: Option<String>,
+    /// `idv` entries (`"TYPE|value"`).
     pub identifiers: Vec<String>,
-    pub family: String,
-    pub expires_at: Option<SystemTime>,
+    /// `fam`; `None` when the token has none (then it cannot be regenerated).
+    pub family: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

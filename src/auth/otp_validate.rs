@@ -61,7 +61,7 @@ async fn finish_login(
     let identifiers: Vec<String> = user.identifiers.iter().map(claim).collect();
     let family_id = api.tokens.new_family();
     let mint = |role: Role, ttl| Mint {
-        uid: Some(user.uid.clone()),
+        uid: user.uid.clone(),
         brand: brand.clone(),
         role,
         device: session.device_id.clone(),

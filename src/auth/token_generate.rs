@@ -42,19 +42,7 @@ pub(super) async fn run(
 
     let token = match family {
         Family::Mobile => None,
-        Family::Web => Some(
-            api.tokens
-                .mint(&Mint {
-                    uid: None,
-                    brand: common.brand.name.to_owned(),
-                    role: Role::View,
-                    device: None,
-                    identifiers: vec![claim(&common.identifier)],
-                    family: api.tokens.new_family(),
-                    ttl: Some(api.settings.session_ttl),
-                })
-                .map_err(AuthError::TokenService)?,
-        ),
+        Family::Web => Some(view_token(api, &common)?),
     };
 
     Ok(Reply::Login(LoginView {
@@ -64,6 +52,23 @@ pub(super) async fn run(
         role: Role::View,
         registered_for_password,
     }))
+}
+
+/// The web session's VIEW token: it names the identifier and brand asked
+/// for, and an anonymous subject rather than any account.
+fn view_token(api: &AuthApi, common: &Common<'_>) -> Result<String, AuthError> {
+    let family = api.tokens.new_family();
+    api.tokens
+        .mint(&Mint {
+            uid: format!("anonymous:{family}"),
+            brand: common.brand.name.to_owned(),
+            role: Role::View,
+            device: None,
+            identifiers: vec![claim(&common.identifier)],
+            family,
+            ttl: Some(api.settings.session_ttl),
+        })
+        .map_err(AuthError::TokenService)
 }
 
 /// Where codes for this session go. MOBILE and EMAIL are their own channel;

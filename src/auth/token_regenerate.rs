@@ -45,7 +45,7 @@ pub(super) async fn run(
         }
         Err(_) => return Err(refuse("does not verify")),
     };
-    let uid = same_subject(&presented, role, family, &common).map_err(refuse)?;
+    let (uid, token_family) = same_subject(&presented, role, family, &common).map_err(refuse)?;
 
     let user = api
         .store
@@ -57,12 +57,12 @@ pub(super) async fn run(
     let token = api
         .tokens
         .mint(&Mint {
-            uid: Some(user.uid.clone()),
+            uid: user.uid.clone(),
             brand: common.brand.name.to_owned(),
             role: Role::User,
             device: common.device.clone(),
             identifiers: user.identifiers.iter().map(claim).collect(),
-            family: presented.family.clone(),
+            family: token_family.to_owned(),
             ttl: Some(api.settings.access_ttl(common.brand.policy)),
         })
         .map_err(AuthError::TokenService)?;
@@ -76,14 +76,14 @@ pub(super) async fn run(
     }))
 }
 
-/// The uid of the presented token if it has the expected role and names the
-/// request's identifier, brand and (mobile) device.
+/// The uid and family of the presented token if it has the expected role
+/// and names the request's identifier, brand and (mobile) device.
 fn same_subject<'t>(
     presented: &'t TokenIdentity,
     role: Role,
     family: Family,
     common: &Common<'_>,
-) -> Result<&'t str, &'static str> {
+) -> Result<(&'t str, &'t str), &'static str> {
     if presented.role != role {
         return Err("wrong role");
     }
@@ -96,5 +96,6 @@ fn same_subject<'t>(
     if family == Family::Mobile && presented.device != common.device {
         return Err("other device");
     }
-    presented.uid.as_deref().ok_or("names no account")
+    let token_family = presented.family.as_deref().ok_or("has no family")?;
+    Ok((presented.uid.as_str(), token_family))
 }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 const SECRET: &[u8] = b"test-secret-of-at-least-32-bytes!!";
 const ISSUER: &str = "portcullis";
@@ -18,8 +18,8 @@ const AUDIENCE: &str = "api";
 pub struct Claims {
     pub iss: String,
     pub aud: String,
-    pub sub: Option<String>,
-    pub uid: Option<String>,
+    pub sub: String,
+    pub uid: String,
     pub jti: String,
     pub iat: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,7 +73,7 @@ impl FakeIssuer {
             .is_revoked(RevocationQuery {
                 jti: &claims.jti,
                 family: Some(&claims.fam),
-                uid: claims.uid.as_deref().unwrap_or_default(),
+                uid: &claims.uid,
                 issued_at: claims.iat * 1000,
             })
             .await
@@ -87,11 +87,7 @@ impl FakeIssuer {
             role: Role::parse(&claims.rol).ok_or(TokenError::Invalid)?,
             device: claims.dev,
             identifiers: claims.idv,
-            family: claims.fam,
-            expires_at: claims
-                .exp
-                .and_then(|e| u64::try_from(e).ok())
-                .map(|e| UNIX_EPOCH + Duration::from_secs(e)),
+            family: Some(claims.fam),
         })
     }
 }

@@ -116,7 +116,7 @@ async fn a_key_of_a_deleted_account_is_1597() {
     let h = harness().await;
     let body = mobile("919999900035");
     let login = h.login(M, &body).await;
-    let uid = claims_of(&login, "key").uid.unwrap_or_default();
+    let uid = claims_of(&login, "key").uid;
     assert!(h.store.delete_user(&uid).await.unwrap());
     let request = with(&body, json!({"key": login["auth"]["key"]}));
     let (status, answer) = h.post(&format!("{M}/token/regenerate"), &request).await;
