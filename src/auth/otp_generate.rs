@@ -2,8 +2,9 @@
 //! `otp.max_sends` per identifier per `otp.send_window` (1534); the code has
 //! `otp.length` CSPRNG digits, lives `otp.ttl` (never past the session), is
 //! stored only as a keyed hash, and replaces any earlier one. If delivery
-//! fails the new code is discarded (1503). Nothing here looks at the user,
-//! so the answer is the same whether or not an account exists.
+//! fails the new code is discarded (1503). The answer is the same whether
+//! or not an account exists; only a USERNAME account's channel on file
+//! decides where its code goes.
 
 use super::error::AuthError;
 use super::session::bound_session;
@@ -21,7 +22,7 @@ pub(super) async fn run(
     let common = Common::read(&fields, &api.settings, family)?;
     let session_id = fields.session_id()?;
     let session = bound_session(api.store.as_ref(), session_id, family, &common).await?;
-    let (channel, to) = destination(&session)?;
+    let (channel, to) = destination(api, &session).await?;
     let policy = &common.brand.policy.otp;
 
     let allowance = api
@@ -67,17 +68,25 @@ pub(super) async fn run(
     Ok(Reply::Done)
 }
 
-/// MOBILE → SMS to the number, EMAIL → email to the address, USERNAME → the
-/// session's mobile, else its email.
-fn destination(session: &Session) -> Result<(Channel, String), AuthError> {
+/// MOBILE → SMS to the number, EMAIL → email to the address. USERNAME → the
+/// mobile, else the email, of the account on file; only a username that has
+/// no account yet (registration) uses the channel its session was opened
+/// with. Otherwise anyone could name a username and their own phone.
+async fn destination(api: &AuthApi, session: &Session) -> Result<(Channel, String), AuthError> {
     let id = &session.identifier;
     match id.kind {
         IdentifierType::Mobile => Ok((Channel::Sms, id.value.clone())),
         IdentifierType::Email => Ok((Channel::Email, id.value.clone())),
-        IdentifierType::Username => match (&session.contact.mobile, &session.contact.email) {
-            (Some(mobile), _) => Ok((Channel::Sms, mobile.clone())),
-            (None, Some(email)) => Ok((Channel::Email, email.clone())),
-            (None, None) => Err(AuthError::ChannelRequired),
-        },
+        IdentifierType::Username => {
+            let account = api.store.find_user(&session.brand, id).await?;
+            let contact = account
+                .as_ref()
+                .map_or(&session.contact, |user| &user.contact);
+            match (&contact.mobile, &contact.email) {
+                (Some(mobile), _) => Ok((Channel::Sms, mobile.clone())),
+                (None, Some(email)) => Ok((Channel::Email, email.clone())),
+                (None, None) => Err(AuthError::ChannelRequired),
+            }
+        }
     }
 }

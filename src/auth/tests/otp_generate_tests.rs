@@ -225,3 +225,22 @@ async fn the_answer_is_the_same_whether_or_not_the_user_exists() {
     }
     assert_eq!(answers[0], answers[1]);
 }
+
+#[tokio::test]
+async fn a_username_accounts_codes_go_to_its_channel_on_file_not_the_one_asked_for() {
+    let h = harness().await;
+    let bob = json!({"identifierType": "USERNAME", "identifierValue": "bob", "brand": "DEMO",
+                     "deviceId": "d", "mobile": "4470000001"});
+    h.login(M, &bob).await;
+    let intruder = with(&bob, json!({"mobile": "4479999999", "deviceId": "d2"}));
+    let (session, _) = h.open_session(M, &intruder).await;
+    let (status, answer) = h
+        .post(
+            &format!("{M}/otp/generate"),
+            &with(&intruder, json!({"sessionId": session})),
+        )
+        .await;
+    assert_eq!((status, code(&answer)), (200, 200));
+    let last = h.sender.sent().pop().map(|m| (m.channel, m.to));
+    assert_eq!(last, Some((Channel::Sms, "4470000001".to_string())));
+}
