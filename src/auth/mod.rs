@@ -4,6 +4,25 @@
 //!
 //! `handle` reads top to bottom: route, method, content type, size, JSON,
 //! batch split, then one flow per item. Each flow lives in its own file.
+//!
+//! Where API.md is silent, this module decides:
+//! - Identifiers are compared in canonical form: a mobile number without its
+//!   leading `+`, an email address in lower case, a username as given.
+//!   `identifierType` is exact (`mobile` is 1546).
+//! - A missing or mistyped `sessionId`, `otp`, `key` or `expiredToken` is
+//!   1519; a `key`/`expiredToken` that is present but refused is 1597/1525.
+//! - The `otp.max_attempts`-th wrong code already answers 1518 (the session
+//!   is gone; a later try gets 1505). An expired code is 1537, like none.
+//! - A send refused for delivery failure still counts toward `otp.max_sends`.
+//! - A mobile session is 1505 on the web endpoints and the other way round.
+//! - A USERNAME account's codes go to its contact on file; the `mobile` /
+//!   `email` of token/generate is used only while no account exists.
+//! - Web VIEW tokens carry an anonymous uid (`anonymous:<family>`), never the
+//!   account's, so token/generate reveals no more than
+//!   `userRegisteredForPassword`.
+//! - A regenerated token keeps the family of the key or token presented.
+//! - Batch items run in order, one after the other; a batch-level refusal
+//!   (empty, too long, array to a non-batch endpoint) is one 400 envelope.
 
 pub mod batch;
 pub mod codes;
