@@ -45,6 +45,7 @@ mod tests;
 pub use codes::Code;
 pub use error::AuthError;
 pub use issuer::{Mint, Role, TokenError, TokenIdentity, TokenIssuer};
+pub use routing::is_auth_api_path;
 pub use settings::Settings;
 pub use wire::{ApiRequest, ApiResponse};
 

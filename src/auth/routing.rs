@@ -94,6 +94,13 @@ const MOBILE_PREFIX: &str = "/auth/v1/";
 const WEB_PREFIX: &str = "/auth/v1/web/";
 const USER_LOGIN: &str = "/user/login";
 
+/// Whether the auth API answers this path (everything under `/auth/v1`, and
+/// `/user/login`), so the proxy knows what to hand to `AuthApi::handle`.
+pub fn is_auth_api_path(path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or_default();
+    path == USER_LOGIN || path == "/auth/v1" || path.starts_with(MOBILE_PREFIX)
+}
+
 /// Resolves a request path (a query string, if any, is ignored).
 pub fn resolve(path: &str) -> Route {
     let path = path.split('?').next().unwrap_or_default();
@@ -162,6 +169,18 @@ mod tests {
             resolve("/auth/v2/token/generate"),
             Route::Unknown(Family::Mobile)
         );
+    }
+
+    #[test]
+    fn the_api_owns_auth_v1_and_user_login_only() {
+        assert!(is_auth_api_path("/auth/v1/token/generate"));
+        assert!(is_auth_api_path("/auth/v1/web/anything"));
+        assert!(is_auth_api_path("/auth/v1"));
+        assert!(is_auth_api_path("/user/login?x=1"));
+        assert!(!is_auth_api_path("/auth/v10/token/generate"));
+        assert!(!is_auth_api_path("/authors"));
+        assert!(!is_auth_api_path("/user/login/extra"));
+        assert!(!is_auth_api_path("/api/v1"));
     }
 
     #[test]

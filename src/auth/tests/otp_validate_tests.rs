@@ -223,3 +223,20 @@ async fn a_password_staged_on_the_session_becomes_the_accounts() {
     let user = h.store.find_user("PASS", &id).await.unwrap().unwrap();
     assert!(user.password_hash.is_some());
 }
+
+#[tokio::test]
+async fn a_right_code_tried_in_parallel_logs_in_once() {
+    let h = harness().await;
+    let body = mobile("919999900090");
+    let (session, _) = h.open_session(M, &body).await;
+    let otp = h.send_code(M, &body, &session).await;
+    let (a, b, c, d) = tokio::join!(
+        h.validate(M, &body, &session, json!(otp)),
+        h.validate(M, &body, &session, json!(otp)),
+        h.validate(M, &body, &session, json!(otp)),
+        h.validate(M, &body, &session, json!(otp)),
+    );
+    let mut statuses: Vec<u16> = [a, b, c, d].iter().map(|(s, _)| *s).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, vec![200, 401, 401, 401]);
+}
