@@ -426,6 +426,10 @@ pub trait Store: Send + Sync {
 
     /// Revokes everything issued to `uid` before `issued_before` (strictly
     /// earlier `iat`). Only ever moves the cut-off forward.
+    ///
+    /// JWT `iat` has whole seconds: pass the start of the current second
+    /// (`now_ms / 1000 * 1000`), not `now_ms`, or the token minted right
+    /// after (same second, `iat * 1000 < now_ms`) is revoked at birth.
     async fn revoke_user_before(&self, uid: &str, issued_before: UnixMs) -> StoreResult<()>;
 
     /// Whether any of the above covers this token.
