@@ -10,7 +10,7 @@ mod smtp;
 mod test_servers;
 mod webhook;
 
-pub use code::{generate_code, CodeHasher, PEPPER_SECRET_NAME};
+pub use code::{generate_code, hashes_equal, CodeHasher, PEPPER_SECRET_NAME};
 pub use log::{warn_if_development, LogSender};
 pub use smtp::SmtpSender;
 pub use webhook::WebhookSender;

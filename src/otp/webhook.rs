@@ -224,6 +224,22 @@ mod tests {
             .await
             .unwrap();
         assert!(counter.get() > before);
+
+        let refusing = HttpReceiver::start(vec![400]).await;
+        let config = OtpDelivery {
+            url: Some(refusing.url()),
+            ..config
+        };
+        let failures = crate::metrics::METRICS
+            .otp_sent_total
+            .with_label_values(&["email", "error"]);
+        let before = failures.get();
+        let result = crate::otp::build_sender(&config)
+            .unwrap()
+            .send(&message())
+            .await;
+        assert!(result.is_err());
+        assert!(failures.get() > before);
     }
 
     #[test]

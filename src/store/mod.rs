@@ -187,7 +187,8 @@ pub struct NewUser {
     pub password_hash: Option<String>,
 }
 
-/// A login session as token/generate opens it.
+/// A login session as token/generate opens it. Its fields are kept exactly
+/// as given (the brand too); the flows compare them on later steps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewSession {
     /// The caller's id (>= 128 bits of CSPRNG output), or `None` to let the
@@ -390,7 +391,7 @@ pub trait Store: Send + Sync {
 
     /// Counts one code sent to `identifier` of `brand` if fewer than
     /// `max_sends` were sent in the current `window` (fixed window opened by
-    /// the first send).
+    /// the first send). The brand is compared without case.
     async fn count_code_send(
         &self,
         brand: &str,
@@ -425,6 +426,10 @@ pub trait Store: Send + Sync {
 
     /// Revokes everything issued to `uid` before `issued_before` (strictly
     /// earlier `iat`). Only ever moves the cut-off forward.
+    ///
+    /// JWT `iat` has whole seconds: pass the start of the current second
+    /// (`now_ms / 1000 * 1000`), not `now_ms`, or the token minted right
+    /// after (same second, `iat * 1000 < now_ms`) is revoked at birth.
     async fn revoke_user_before(&self, uid: &str, issued_before: UnixMs) -> StoreResult<()>;
 
     /// Whether any of the above covers this token.

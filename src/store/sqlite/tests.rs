@@ -160,3 +160,54 @@ async fn the_sweeper_removes_expired_sessions_in_the_background() {
     }
     task.abort();
 }
+
+/// Set in the child process of the kill -9 test: the file to register into.
+const CRASH_CHILD_ENV: &str = "PORTCULLIS_STORE_KILL9_CHILD";
+
+#[tokio::test]
+async fn a_committed_registration_survives_kill_9() {
+    let email = Identifier::new(IdentifierType::Email, "survivor@example.com");
+    if let Ok(path) = std::env::var(CRASH_CHILD_ENV) {
+        // Child: commit a registration, then die without any clean-up.
+        let store = open_at(
+            std::path::Path::new(&path),
+            Arc::new(ManualClock::new(START)),
+        )
+        .await;
+        let new = NewUser {
+            brand: "acme".into(),
+            identifiers: vec![email],
+            contact: Contact::default(),
+            password_hash: Some("$argon2id$survives".into()),
+        };
+        store.find_or_create_user(new).await.unwrap();
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &std::process::id().to_string()])
+            .status();
+        std::process::abort();
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("killed.db");
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "store::sqlite::tests::a_committed_registration_survives_kill_9",
+            "--test-threads=1",
+        ])
+        .env(CRASH_CHILD_ENV, &path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the child died of SIGKILL: {status:?}"
+    );
+
+    let store = open_at(&path, Arc::new(ManualClock::new(START))).await;
+    let user = store.find_user("acme", &email).await.unwrap().unwrap();
+    assert_eq!(user.password_hash.as_deref(), Some("$argon2id$survives"));
+}
