@@ -20,17 +20,20 @@ impl AdminApp {
     }
 
     /// The status, content type and body for an admin path.
-    pub fn answer(&self, path: &str) -> (u16, &'static str, Vec<u8>) {
+    pub async fn answer(&self, path: &str) -> (u16, &'static str, Vec<u8>) {
         match path {
             "/healthz" => (200, "application/json", br#"{"status":"alive"}"#.to_vec()),
             "/readyz" => {
                 let snapshot = self.gateway.snapshot();
                 let unready = snapshot.unready_upstreams();
+                let store = self.gateway.shared.store.health().await;
+                let ready = unready.is_empty() && store.is_ok();
                 let body = serde_json::json!({
-                    "ready": unready.is_empty(),
+                    "ready": ready,
                     "unhealthy_upstreams": unready,
+                    "store": if store.is_ok() { "ok" } else { "unavailable" },
                 });
-                let status = if unready.is_empty() { 200 } else { 503 };
+                let status = if ready { 200 } else { 503 };
                 (status, "application/json", body.to_string().into_bytes())
             }
             "/metrics" => (
@@ -52,7 +55,7 @@ impl ServeHttp for AdminApp {
     async fn response(&self, session: &mut ServerSession) -> http::Response<Vec<u8>> {
         let path = session.req_header().uri.path().to_string();
         let (status, content_type, body) = if session.req_header().method == http::Method::GET {
-            self.answer(&path)
+            self.answer(&path).await
         } else {
             (
                 405,

@@ -2,11 +2,15 @@
 //! (routes, upstream clusters, limits), held behind `ArcSwap` so that a reload
 //! can build a whole new snapshot and swap it without stopping traffic.
 
+use crate::auth::{AuthApi, AuthDeps, Settings};
+use crate::bridges::{Issuer, StoreRevocations};
 use crate::config::{AuthMode, Config, ConfigError, Issues};
 use crate::limits::RateLimits;
+use crate::otp::{self, CodeHasher};
 use crate::proxy::cluster::Cluster;
 use crate::proxy::router::Router;
-use crate::tokens::{NoRevocations, TokenService};
+use crate::store::{Clock, Store, SystemClock};
+use crate::tokens::TokenService;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,6 +28,8 @@ pub struct Snapshot {
     pub router: Router,
     /// Issues and verifies tokens; kept across reloads that leave `tokens` unchanged.
     pub tokens: Arc<TokenService>,
+    /// The login API of this config.
+    pub auth: Arc<AuthApi>,
     pub clusters: HashMap<String, Arc<Cluster>>,
     /// Every identity header any route may set: removed from every client
     /// request so that no client can pose as a verified user.
@@ -33,26 +39,41 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Builds the runtime objects of a validated config.
-    pub fn build(config: Config) -> Result<Self, ConfigError> {
-        Self::build_after(config, None)
+    pub fn build(config: Config, shared: &Shared) -> Result<Self, ConfigError> {
+        Self::build_after(config, shared, None)
     }
 
     /// Like `build`, reusing the clusters of `previous` whose config did not
     /// change, so that a reload keeps their health state and connections, and
     /// its token service when `tokens` did not change (keeping its caches).
-    pub fn build_after(config: Config, previous: Option<&Snapshot>) -> Result<Self, ConfigError> {
+    pub fn build_after(
+        config: Config,
+        shared: &Shared,
+        previous: Option<&Snapshot>,
+    ) -> Result<Self, ConfigError> {
         let clusters = build_clusters(&config, previous)?;
         let tokens = match previous {
             Some(p) if same(&p.config.tokens, &config.tokens) => p.tokens.clone(),
             // The proxy serves tokens it can verify when the revocation look-up
-            // fails (fail open); the auth API decides for itself.
+            // fails (fail open).
             _ => Arc::new(TokenService::new(
                 &config.tokens,
-                Arc::new(NoRevocations),
+                Arc::new(StoreRevocations(shared.store.clone())),
                 true,
             )?),
         };
+        let auth = Arc::new(AuthApi::new(
+            Settings::from_config(&config),
+            AuthDeps {
+                store: shared.store.clone(),
+                tokens: Arc::new(Issuer(tokens.clone())),
+                sender: otp::build_sender(&config.otp_delivery)?,
+                hasher: shared.hasher.clone(),
+                clock: shared.clock.clone(),
+            },
+        ));
         Ok(Snapshot {
+            auth,
             limits: RateLimits::from_config(&config),
             router: Router::new(&config.routes),
             identity_headers: identity_headers(&config),
@@ -69,6 +90,9 @@ impl Snapshot {
             issues.extend(e.issues);
         }
         if let Err(e) = crate::tokens::check_keys(&config.tokens) {
+            issues.extend(e.issues);
+        }
+        if let Err(e) = otp::build_sender(&config.otp_delivery) {
             issues.extend(e.issues);
         }
         if issues.is_empty() {
@@ -147,16 +171,48 @@ fn identity_headers(config: &Config) -> Vec<http::HeaderName> {
     names
 }
 
+/// What lives for the whole process, across reloads: the store (changing
+/// `store` or `secrets` needs a restart), the code hasher with its pepper,
+/// and the clock.
+#[derive(Clone)]
+pub struct Shared {
+    pub store: Arc<dyn Store>,
+    pub hasher: CodeHasher,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Shared {
+    /// Opens the store and loads (or creates, once) the code pepper.
+    pub async fn open(config: &Config) -> Result<Shared, ConfigError> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = crate::store::open(&config.store, clock.clone())
+            .await
+            .map_err(|e| ConfigError::one("store", format!("cannot open the store: {e}")))?;
+        let hasher = CodeHasher::from_config(&config.secrets, &*store)
+            .await
+            .map_err(|e| {
+                ConfigError::one("secrets", format!("cannot load the code pepper: {e}"))
+            })?;
+        Ok(Shared {
+            store,
+            hasher,
+            clock,
+        })
+    }
+}
+
 /// The shared handle every service holds.
 pub struct Gateway {
+    pub shared: Shared,
     current: ArcSwap<Snapshot>,
     /// Bumped on every swap, so background work can follow the new snapshot.
     generation: tokio::sync::watch::Sender<u64>,
 }
 
 impl Gateway {
-    pub fn new(snapshot: Snapshot) -> Self {
+    pub fn new(shared: Shared, snapshot: Snapshot) -> Self {
         Gateway {
+            shared,
             current: ArcSwap::from_pointee(snapshot),
             generation: tokio::sync::watch::channel(0).0,
         }

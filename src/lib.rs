@@ -3,13 +3,17 @@
 //! passes to upstream clusters with identity headers.
 
 pub mod admin;
+pub mod auth;
+pub mod bridges;
 pub mod config;
 pub mod envelope;
 pub mod gateway;
 pub mod limits;
 pub mod metrics;
+pub mod otp;
 pub mod proxy;
 pub mod reload;
 pub mod server;
 pub mod signal;
+pub mod store;
 pub mod tokens;

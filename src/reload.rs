@@ -61,7 +61,8 @@ impl Reloader {
         let result = config::load_file(&self.config_path).and_then(|cfg| {
             let current = self.gateway.snapshot();
             let needs_upgrade = fixed_sections(&current.config, &cfg);
-            let snapshot = Snapshot::build_after(cfg, Some(&current))?;
+            let snapshot = Snapshot::build_after(cfg, &self.gateway.shared, Some(&current))?;
+            crate::otp::warn_if_development(&snapshot.config.otp_delivery);
             self.gateway.swap(snapshot);
             Ok(Reloaded { needs_upgrade })
         });

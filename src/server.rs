@@ -3,7 +3,8 @@
 
 use crate::admin::AdminApp;
 use crate::config::Config;
-use crate::gateway::{Gateway, Snapshot};
+use crate::config::ConfigError;
+use crate::gateway::{Gateway, Shared, Snapshot};
 use crate::proxy::Proxy;
 use crate::reload::{ReloadOnHangup, Reloader};
 use async_trait::async_trait;
@@ -48,6 +49,21 @@ impl BackgroundService for SnapshotTasks {
     }
 }
 
+/// Removes expired sessions, codes, counters and revocations on a schedule.
+struct StoreUpkeep {
+    store: Arc<dyn crate::store::Store>,
+    every: std::time::Duration,
+}
+
+#[async_trait]
+impl BackgroundService for StoreUpkeep {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let sweeper = crate::store::spawn_sweeper(self.store.clone(), self.every);
+        let _ = shutdown.changed().await;
+        sweeper.abort();
+    }
+}
+
 fn server_conf(cfg: &Config) -> ServerConf {
     let s = &cfg.server;
     ServerConf {
@@ -67,19 +83,25 @@ pub fn build(
     cfg: Config,
     config_path: PathBuf,
     start: &StartOptions,
-) -> Result<Server, crate::config::ConfigError> {
+) -> Result<Server, ConfigError> {
     let conf = server_conf(&cfg);
     let opt = Opt {
         upgrade: start.upgrade,
         daemon: start.daemon,
         ..Opt::default()
     };
-    let snapshot = Snapshot::build(cfg)?;
-    let cfg = snapshot.config.clone();
-    let gateway = Arc::new(Gateway::new(snapshot));
-
     let mut server = Server::new_with_opt_and_conf(opt, conf);
+    // Bootstrap may daemonize (fork): the store is opened after it.
     server.bootstrap();
+    let shared = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ConfigError::one("server", format!("cannot start a runtime: {e}")))?
+        .block_on(Shared::open(&cfg))?;
+    crate::otp::warn_if_development(&cfg.otp_delivery);
+    let snapshot = Snapshot::build(cfg, &shared)?;
+    let cfg = snapshot.config.clone();
+    let gateway = Arc::new(Gateway::new(shared, snapshot));
     if !start.daemon {
         // Pingora writes the pid file only when it daemonizes; `portcullis
         // reload` needs it either way. A successor of an upgrade takes it over.
@@ -110,6 +132,13 @@ pub fn build(
         "health checks and key refresh",
         SnapshotTasks {
             gateway: gateway.clone(),
+        },
+    ));
+    server.add_service(background_service(
+        "store upkeep",
+        StoreUpkeep {
+            store: gateway.shared.store.clone(),
+            every: cfg.store.sweep_interval.get(),
         },
     ));
     server.add_service(background_service(

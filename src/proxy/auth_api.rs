@@ -1,16 +1,19 @@
 //! The dispatch point for requests the gateway answers itself: the auth API
 //! (`/auth/v1/...`, `/user/login`). Reads the body within `limits.body_max`
-//! (413 beyond) and hands the request to the `auth` module.
+//! (413 beyond), applies the auth rate limits (per client IP and per
+//! identifier, one token per batch item), hands the request to the `auth`
+//! module and writes its answer.
 
 use super::respond;
 use super::RequestCtx;
-use crate::limits::{limited_headers, Decision};
+use crate::auth::ApiRequest;
+use crate::limits::{limited_headers, Decision, KeyedLimiter};
+use bytes::Bytes;
+use pingora_http::ResponseHeader;
 use pingora_proxy::Session;
+use std::time::Duration;
 
-/// Whether a path belongs to the auth API rather than to a route.
-pub fn is_auth_path(path: &str) -> bool {
-    path == "/user/login" || path == "/auth/v1" || path.starts_with("/auth/v1/")
-}
+pub use crate::auth::is_auth_api_path as is_auth_path;
 
 /// Reads the whole request body, refusing more than `max` bytes.
 /// `Ok(None)` means the body was too large.
@@ -24,7 +27,7 @@ pub async fn read_body(session: &mut Session, max: u64) -> pingora_error::Result
     if declared.is_some_and(|n| n > max) {
         return Ok(None);
     }
-    let mut body = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(max) as usize);
     while let Some(chunk) = session.read_request_body().await? {
         if (body.len() + chunk.len()) as u64 > max {
             return Ok(None);
@@ -34,27 +37,116 @@ pub async fn read_body(session: &mut Session, max: u64) -> pingora_error::Result
     Ok(Some(body))
 }
 
-/// Answers an auth API request completely.
-pub async fn serve(session: &mut Session, ctx: &mut RequestCtx) -> pingora_error::Result<()> {
-    if let (Some(limiter), Some(ip)) = (&ctx.snapshot.limits.auth_per_ip, ctx.client_ip) {
-        if let Decision::Limited { retry_after } = limiter.check(&ip, 1) {
-            let headers = limited_headers(limiter.burst, retry_after);
-            let extra: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            return respond::error(session, 429, "Too many requests", &extra, &ctx.request_id)
-                .await;
+/// The items of a body for rate limiting: how many, and the identifier key
+/// (`BRAND|TYPE|value`, normalised) of each that names one. A body that is
+/// not JSON counts as one item with no identifier; the auth module rejects it.
+pub fn rate_items(body: &[u8]) -> (u32, Vec<String>) {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return (1, Vec::new());
+    };
+    let items: Vec<&serde_json::Value> = match &value {
+        serde_json::Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    let keys = items
+        .iter()
+        .filter_map(|item| {
+            let field = |name: &str| item.get(name).and_then(|v| v.as_str()).map(str::trim);
+            let kind = field("identifierType")?;
+            let value = field("identifierValue")?;
+            let brand = field("brand").unwrap_or("");
+            let value = value.trim_start_matches('+').to_lowercase();
+            Some(format!(
+                "{}|{}|{}",
+                brand.to_uppercase(),
+                kind.to_uppercase(),
+                value
+            ))
+        })
+        .collect();
+    (u32::try_from(items.len().max(1)).unwrap_or(u32::MAX), keys)
+}
+
+/// The first limit this request is over, as (limit, wait).
+fn over_limit(ctx: &RequestCtx, body: &[u8]) -> Option<(u32, Duration)> {
+    let limits = &ctx.snapshot.limits;
+    let (count, identifiers) = rate_items(body);
+    if let (Some(limiter), Some(ip)) = (&limits.auth_per_ip, ctx.client_ip) {
+        if let Decision::Limited { retry_after } = limiter.check(&ip, count) {
+            return Some((limiter.burst, retry_after));
         }
     }
+    let per_identifier: Option<&KeyedLimiter<String>> = limits.auth_per_identifier.as_ref();
+    if let Some(limiter) = per_identifier {
+        for key in &identifiers {
+            if let Decision::Limited { retry_after } = limiter.check(key, 1) {
+                return Some((limiter.burst, retry_after));
+            }
+        }
+    }
+    None
+}
+
+/// Answers an auth API request completely.
+pub async fn serve(session: &mut Session, ctx: &mut RequestCtx) -> pingora_error::Result<()> {
     let max = ctx.snapshot.config.limits.body_max.bytes();
-    let Some(_body) = read_body(session, max).await? else {
+    let Some(body) = read_body(session, max).await? else {
         session.set_keepalive(None);
         return respond::error(session, 413, "Request body too large", &[], &ctx.request_id).await;
     };
-    respond::error(
-        session,
-        404,
-        "The auth API is not available in this build",
-        &[],
-        &ctx.request_id,
-    )
-    .await
+    if let Some((limit, retry_after)) = over_limit(ctx, &body) {
+        let headers = limited_headers(limit, retry_after);
+        let extra: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        return respond::error(session, 429, "Too many requests", &extra, &ctx.request_id).await;
+    }
+    let req = session.req_header();
+    let text = |name: http::header::HeaderName| {
+        req.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let request = ApiRequest {
+        method: req.method.clone(),
+        path: req.uri.path().to_string(),
+        content_type: text(http::header::CONTENT_TYPE),
+        authorization: text(http::header::AUTHORIZATION),
+        client_ip: ctx.client_ip,
+        body: Bytes::from(body),
+    };
+    let answer = ctx.snapshot.auth.handle(request).await;
+
+    let mut resp = ResponseHeader::build(answer.status, Some(4 + answer.headers.len()))?;
+    resp.insert_header(http::header::CONTENT_TYPE, "application/json")?;
+    resp.insert_header(http::header::CONTENT_LENGTH, answer.body.len().to_string())?;
+    resp.insert_header(http::header::CACHE_CONTROL, "no-store")?;
+    resp.insert_header("x-request-id", ctx.request_id.as_str())?;
+    for (k, v) in &answer.headers {
+        resp.insert_header(k.clone(), v.as_str())?;
+    }
+    session.write_response_header(Box::new(resp), false).await?;
+    session
+        .write_response_body(Some(Bytes::from(answer.body)), true)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_batch_item_counts_and_names_its_identifier() {
+        let (n, keys) = rate_items(
+            br#"[{"brand":"demo","identifierType":"MOBILE","identifierValue":"+4912345678"},
+                 {"brand":"DEMO","identifierType":"email","identifierValue":"A@Example.com"},
+                 {"nothing":"here"}]"#,
+        );
+        assert_eq!(n, 3);
+        assert_eq!(
+            keys,
+            vec!["DEMO|MOBILE|4912345678", "DEMO|EMAIL|a@example.com"]
+        );
+        assert_eq!(rate_items(b"not json"), (1, vec![]));
+        assert_eq!(rate_items(b"[]").0, 1);
+    }
 }
