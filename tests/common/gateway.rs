@@ -187,6 +187,32 @@ impl Gateway {
         }
     }
 
+    /// Stops the process (SIGKILL) and starts a new one on the same config
+    /// and folder, so the embedded store's file is the same.
+    pub async fn restart(mut self) -> Gateway {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.path().join("gateway.log"))
+            .expect("log file");
+        let child = portcullis()
+            .args(["run", "-c"])
+            .arg(&self.config_path)
+            .current_dir(self.dir.path())
+            .env("RUST_LOG", "info")
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("restart portcullis");
+        self.child = Some(child);
+        self.wait_until_serving().await;
+        self
+    }
+
     /// Waits for the process to exit by itself.
     pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + within;

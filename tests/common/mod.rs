@@ -6,10 +6,12 @@
 pub mod gateway;
 pub mod jwks;
 pub mod upstream;
+pub mod webhook;
 
 pub use gateway::{portcullis, Gateway, TEST_SECRET};
 pub use jwks::JwksServer;
 pub use upstream::Upstream;
+pub use webhook::Webhook;
 
 use std::net::TcpListener;
 use std::time::Duration;
