@@ -466,3 +466,45 @@ async fn registered_users_survive_a_restart() {
         200
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_code_token_key_session_or_secret_reaches_the_log() {
+    let (up, hook) = (Upstream::start("api").await, Webhook::start().await);
+    let gw = gateway(&up, &hook, DEMO).await;
+    let mobile = login(&gw, &hook, "/auth/v1", "mobile").await;
+    let web = login(&gw, &hook, "/auth/v1/web", "web").await;
+    let token = mobile["auth"]["token"].as_str().unwrap().to_string();
+    let key = mobile["auth"]["key"].as_str().unwrap().to_string();
+    protected(&gw, &token).await;
+    post(
+        &gw,
+        "/auth/v1/token/regenerate",
+        with(who("mobile"), json!({"key": key})),
+    )
+    .await;
+    post(
+        &gw,
+        "/auth/v1/otp/validate",
+        with(who("mobile"), json!({"sessionId": "x", "otp": "987654"})),
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let log = gw.log();
+    assert!(log.contains("access"), "the log was captured: {log}");
+    let mut secrets: Vec<String> = vec![
+        token,
+        key,
+        web["auth"]["token"].as_str().unwrap().to_string(),
+        String::from_utf8_lossy(common::TEST_SECRET).into_owned(),
+        "987654".into(),
+    ];
+    for delivery in hook.received() {
+        secrets.push(delivery["otp"].as_str().unwrap().to_string());
+    }
+    for secret in &secrets {
+        // A token's signature alone must not appear either.
+        let needle = secret.rsplit('.').next().unwrap_or(secret);
+        assert!(!log.contains(needle), "a secret reached the log: {needle}");
+    }
+}

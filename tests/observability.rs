@@ -62,7 +62,16 @@ async fn counters_and_histograms_move_with_traffic() {
         client.get(gw.url("/closed/x")).send().await.unwrap();
     }
 
-    let after = scrape(&gw).await;
+    // Pingora counts a request after its response is written: wait for the last one.
+    let mut after = scrape(&gw).await;
+    for _ in 0..20 {
+        let closed = sample(&after, "portcullis_requests_total", &[("route", "closed")]);
+        if closed == Some(2.0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        after = scrape(&gw).await;
+    }
     let requests = |route, status| {
         sample(
             &after,
@@ -141,4 +150,34 @@ async fn json_logs_are_one_object_per_line_without_query_strings() {
         !log.contains("do-not-log-me"),
         "query strings never reach the log"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_access_log_can_be_turned_off() {
+    let up = Upstream::start("up").await;
+    let gw = Gateway::start_with_args(
+        &format!(
+            "upstreams:\n  api: {{backends: [{}]}}\nroutes:\n  - {{path: /, upstream: api, auth: none}}\n",
+            up.address()
+        ),
+        &["--log-format", "json"],
+    )
+    .await;
+    let access_lines = |log: String| log.matches("\"target\":\"access\"").count();
+    common::client().get(gw.url("/x")).send().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(access_lines(gw.log()), 1, "on by default");
+
+    // server.access_log sits in the harness's server line: turn it off and reload.
+    let off = std::fs::read_to_string(&gw.config_path).unwrap().replace(
+        "graceful_shutdown_timeout: 2s}",
+        "graceful_shutdown_timeout: 2s, access_log: false}",
+    );
+    std::fs::write(&gw.config_path, off).unwrap();
+    gw.signal("HUP");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(gw.log().contains("config reloaded"));
+    common::client().get(gw.url("/x")).send().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(access_lines(gw.log()), 1, "no access line once turned off");
 }
