@@ -1,7 +1,10 @@
 //! Tests of the token service as a whole, through its public API.
 
+mod cache_and_revocation;
 mod jwks_publishing;
+mod jwks_server;
 mod minting;
 mod signing_key_config;
 mod support;
+mod trusted_issuers;
 mod verification;
