@@ -3,6 +3,7 @@
 mod cache_and_revocation;
 mod jwks_publishing;
 mod jwks_server;
+mod keygen_files;
 mod minting;
 mod signing_key_config;
 mod support;
