@@ -50,12 +50,14 @@ impl TokenService {
             }
             if self.cache.needs_recheck(&hit) {
                 match self.check_revocation(&hit.identity).await {
-                    Ok(true) => self.cache.mark_checked(&hit),
-                    Ok(false) => {}
-                    Err(e) => {
+                    // Also when failing open: one look-up per interval per
+                    // token, not one per request, while the store is down.
+                    Ok(()) => self.cache.mark_checked(&hit),
+                    Err(VerifyError::Revoked) => {
                         self.cache.forget(key);
-                        return Err(e);
+                        return Err(VerifyError::Revoked);
                     }
+                    Err(e) => return Err(e),
                 }
             }
             return Ok(hit.identity.clone());
@@ -169,9 +171,8 @@ impl TokenService {
             .ok_or_else(|| VerifyError::invalid("alg is not an algorithm of the key"))
     }
 
-    /// Asks the revocation hook. `Ok(true)`: not revoked; `Ok(false)`: the
-    /// hook failed and the service fails open (do not count it as checked).
-    pub(crate) async fn check_revocation(&self, id: &Identity) -> Result<bool, VerifyError> {
+    /// Asks the revocation hook; a failing hook passes only when failing open.
+    pub(crate) async fn check_revocation(&self, id: &Identity) -> Result<(), VerifyError> {
         let query = RevocationQuery {
             jti: id.jti.as_deref(),
             family: id.family.as_deref(),
@@ -180,11 +181,11 @@ impl TokenService {
             issuer: &id.issuer,
         };
         match self.revocations.is_revoked(&query).await {
-            Ok(false) => Ok(true),
+            Ok(false) => Ok(()),
             Ok(true) => Err(VerifyError::Revoked),
             Err(e) if self.fail_open => {
                 tracing::warn!(issuer = %id.issuer, error = %e, "revocation look-up failed; accepting the token (fail open)");
-                Ok(false)
+                Ok(())
             }
             Err(e) => {
                 tracing::warn!(issuer = %id.issuer, error = %e, "revocation look-up failed; refusing the token");

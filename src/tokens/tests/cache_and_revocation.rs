@@ -174,3 +174,41 @@ async fn a_failing_look_up_refuses_when_failing_closed_and_accepts_when_failing_
     let open = with_hook(&cfg, hook.clone(), true);
     assert!(open.verify(&token).await.is_ok());
 }
+
+#[tokio::test]
+async fn a_cached_token_is_unavailable_while_the_look_up_fails_closed_and_recovers_after() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hook = Arc::new(SwitchableRevocations::default());
+    let svc = with_hook(&config(dir.path(), Dur::millis(100)), hook.clone(), false);
+    let token = svc.mint(&user_request()).expect("mints").token;
+    assert!(svc.verify(&token).await.is_ok());
+
+    hook.failing.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(
+        svc.verify(&token).await.map(|_| ()).err().map(|e| e.kind()),
+        Some("unavailable")
+    );
+
+    hook.failing.store(false, Ordering::SeqCst);
+    assert!(svc.verify(&token).await.is_ok());
+}
+
+#[tokio::test]
+async fn failing_open_looks_up_once_per_interval_not_once_per_request() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hook = Arc::new(SwitchableRevocations::default());
+    let svc = with_hook(&config(dir.path(), Dur::millis(100)), hook.clone(), true);
+    let token = svc.mint(&user_request()).expect("mints").token;
+    assert!(svc.verify(&token).await.is_ok());
+    hook.failing.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    for _ in 0..20 {
+        assert!(svc.verify(&token).await.is_ok());
+    }
+    assert_eq!(
+        hook.calls.load(Ordering::SeqCst),
+        2,
+        "the first sight and one re-check"
+    );
+}
