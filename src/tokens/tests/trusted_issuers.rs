@@ -364,3 +364,30 @@ async fn the_refresh_task_loads_keys_ahead_and_stops_on_request() {
         .expect("stops promptly")
         .expect("no panic");
 }
+
+#[tokio::test]
+async fn a_broken_jwks_document_keeps_the_last_good_set() {
+    let iss = "https://idp-broken.test";
+    let key = p256_pem();
+    let idp = JwksServer::start(jwks(&[ec_jwk("a", &key)]), Duration::ZERO).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let svc = gateway(
+        dir.path(),
+        vec![issuer(iss, &idp.url, vec![Algorithm::ES256])],
+    )
+    .with_unknown_kid_refetch_interval(Duration::ZERO);
+    assert!(svc.verify(&es256_token(iss, Some("a"), &key)).await.is_ok());
+
+    for broken in [
+        "<html>maintenance</html>".to_string(),
+        json!({"keys": []}).to_string(),
+        json!({"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"}]}).to_string(),
+    ] {
+        idp.serve(broken);
+        let unknown = es256_token(iss, Some("z"), &p256_pem());
+        assert!(svc.verify(&unknown).await.is_err());
+        assert!(svc.verify(&es256_token(iss, Some("a"), &key)).await.is_ok());
+    }
+    assert_eq!(idp.hits(), 4);
+    assert_eq!(fetches(iss, "error"), 3);
+}
