@@ -3,7 +3,8 @@
 //! the token text and a hit is only a hit when that text is equal, so a hash
 //! collision can never hand out someone else's identity. An entry also
 //! remembers when revocation was last looked up, so the caller can look again
-//! once `revocation_check_interval` has passed.
+//! once `revocation_check_interval` has passed. One monotonic clock read per
+//! hit serves both the expiry and the re-check decision.
 
 use super::identity::Identity;
 use crate::metrics::METRICS;
@@ -20,12 +21,44 @@ pub(crate) struct Verified {
     pub identity: Arc<Identity>,
     /// How long the entry may live (until the token's `exp`).
     ttl: Duration,
+    /// The same end, in ms since the cache was built.
+    expires_ms: u64,
     /// When revocation was last looked up, in ms since the cache was built.
     checked_at_ms: AtomicU64,
 }
 
+/// What a hit still needs before it can be trusted.
+pub(crate) enum Freshness {
+    /// Trust it.
+    Fresh,
+    /// Look revocation up again first.
+    Recheck,
+    /// Past the token's `exp`: verify the token in full (leeway applies there).
+    Ended,
+}
+
+/// Keys are already hashes: hand them to the cache's table unchanged.
+#[derive(Default, Clone)]
+struct KeyIsHash(u64);
+
+impl std::hash::Hasher for KeyIsHash {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type PassThrough = std::hash::BuildHasherDefault<KeyIsHash>;
+
 pub(crate) struct VerifiedCache {
-    entries: Cache<u64, Arc<Verified>>,
+    entries: Cache<u64, Arc<Verified>, PassThrough>,
     hasher: foldhash::quality::RandomState,
     started: Instant,
     recheck_ms: u64,
@@ -47,7 +80,7 @@ impl VerifiedCache {
             entries: Cache::builder()
                 .max_capacity(max_entries.max(1))
                 .expire_after(UntilExp)
-                .build(),
+                .build_with_hasher(PassThrough::default()),
             hasher: foldhash::quality::RandomState::default(),
             started: Instant::now(),
             recheck_ms: u64::try_from(revocation_check_interval.as_millis()).unwrap_or(u64::MAX),
@@ -84,11 +117,14 @@ impl VerifiedCache {
         if ttl < Duration::from_secs(1) {
             return;
         }
+        let now = self.now_ms();
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
         let entry = Verified {
             token: token.into(),
             identity,
             ttl,
-            checked_at_ms: AtomicU64::new(self.now_ms()),
+            expires_ms: now.saturating_add(ttl_ms),
+            checked_at_ms: AtomicU64::new(now),
         };
         self.entries.insert(key, Arc::new(entry));
     }
@@ -97,11 +133,17 @@ impl VerifiedCache {
         self.entries.invalidate(&key);
     }
 
-    /// Whether `entry`'s revocation look-up is older than the interval.
-    pub(crate) fn needs_recheck(&self, entry: &Verified) -> bool {
-        self.now_ms()
-            .saturating_sub(entry.checked_at_ms.load(Ordering::Relaxed))
-            >= self.recheck_ms
+    /// Whether `entry` can be trusted as it is.
+    pub(crate) fn freshness(&self, entry: &Verified) -> Freshness {
+        let now = self.now_ms();
+        if now >= entry.expires_ms {
+            Freshness::Ended
+        } else if now.saturating_sub(entry.checked_at_ms.load(Ordering::Relaxed)) >= self.recheck_ms
+        {
+            Freshness::Recheck
+        } else {
+            Freshness::Fresh
+        }
     }
 
     pub(crate) fn mark_checked(&self, entry: &Verified) {

@@ -96,6 +96,7 @@ impl TokenService {
     /// Starts keeping every trusted issuer's keys fresh: one fetch right
     /// away, then ahead of each issuer's `refresh`. Send `true` on (or drop
     /// the sender of) `stop` to end it; the handle completes once all stop.
+    /// Call it from inside the Tokio runtime (it uses `tokio::spawn`).
     pub fn spawn_refresh(
         self: &Arc<Self>,
         stop: tokio::sync::watch::Receiver<bool>,

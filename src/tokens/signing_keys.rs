@@ -63,21 +63,18 @@ pub(crate) fn load(cfg: &Tokens, missing: Missing) -> Result<Option<LocalKeys>, 
     let mut keys = Vec::new();
     for (i, k) in cfg.signing.iter().enumerate() {
         let path = format!("tokens.signing[{i}]");
-        match load_one(k, &path, missing, &mut issues) {
-            Some(key) => {
-                if i == 0 && key.signer.is_none() {
-                    issues.push(
-                        format!("{path}.private_key"),
-                        "the first key signs tokens and needs a private key",
-                    );
-                }
-                keys.push(Arc::new(key));
+        if let Some(key) = load_one(k, &path, missing, &mut issues) {
+            if i == 0 && key.signer.is_none() {
+                issues.push(
+                    format!("{path}.private_key"),
+                    "the first key signs tokens and needs a private key",
+                );
             }
-            None => {}
+            keys.push((i, Arc::new(key)));
         }
     }
     let mut by_kid = HashMap::new();
-    for (i, k) in keys.iter().enumerate() {
+    for (i, k) in &keys {
         if by_kid.insert(k.kid.clone(), k.clone()).is_some() {
             issues.push(
                 format!("tokens.signing[{i}].kid"),
@@ -88,6 +85,7 @@ pub(crate) fn load(cfg: &Tokens, missing: Missing) -> Result<Option<LocalKeys>, 
     if !issues.0.is_empty() {
         return Err(ConfigError { issues: issues.0 });
     }
+    let keys: Vec<Arc<LocalKey>> = keys.into_iter().map(|(_, k)| k).collect();
     let Some(signing) = keys.first().cloned().filter(|_| missing == Missing::Create) else {
         return Ok(None); // check mode: nothing is kept
     };

@@ -15,6 +15,7 @@
 //! regeneration) take the same steps, without the cache.
 
 use super::algorithms::{alg_from_name, alg_name, KeyVerifier};
+use super::cache::Freshness;
 use super::checks::{check_audience, check_times, Expiry};
 use super::claims::Role;
 use super::compact::{self, MAX_TOKEN_BYTES};
@@ -39,26 +40,23 @@ impl TokenService {
         }
         let key = self.cache.key(token);
         if let Some(hit) = self.cache.get(key, token) {
-            let now = now()?;
-            if hit
-                .identity
-                .exp
-                .is_some_and(|exp| now.as_secs() >= exp.saturating_add(self.leeway))
-            {
-                self.cache.forget(key);
-                return Err(VerifyError::Expired);
-            }
-            if self.cache.needs_recheck(&hit) {
-                match self.check_revocation(&hit.identity).await {
-                    Ok(true) => self.cache.mark_checked(&hit),
-                    Ok(false) => {}
-                    Err(e) => {
-                        self.cache.forget(key);
-                        return Err(e);
+            match self.cache.freshness(&hit) {
+                Freshness::Fresh => return Ok(hit.identity.clone()),
+                Freshness::Recheck => {
+                    match self.check_revocation(&hit.identity).await {
+                        // Also when failing open: one look-up per interval per
+                        // token, not one per request, while the store is down.
+                        Ok(()) => self.cache.mark_checked(&hit),
+                        Err(VerifyError::Revoked) => {
+                            self.cache.forget(key);
+                            return Err(VerifyError::Revoked);
+                        }
+                        Err(e) => return Err(e),
                     }
+                    return Ok(hit.identity.clone());
                 }
+                Freshness::Ended => self.cache.forget(key),
             }
-            return Ok(hit.identity.clone());
         }
         let identity = Arc::new(self.verify_uncached(token, Expiry::Required).await?);
         if let Some(exp) = identity.exp {
@@ -169,9 +167,8 @@ impl TokenService {
             .ok_or_else(|| VerifyError::invalid("alg is not an algorithm of the key"))
     }
 
-    /// Asks the revocation hook. `Ok(true)`: not revoked; `Ok(false)`: the
-    /// hook failed and the service fails open (do not count it as checked).
-    pub(crate) async fn check_revocation(&self, id: &Identity) -> Result<bool, VerifyError> {
+    /// Asks the revocation hook; a failing hook passes only when failing open.
+    pub(crate) async fn check_revocation(&self, id: &Identity) -> Result<(), VerifyError> {
         let query = RevocationQuery {
             jti: id.jti.as_deref(),
             family: id.family.as_deref(),
@@ -180,11 +177,11 @@ impl TokenService {
             issuer: &id.issuer,
         };
         match self.revocations.is_revoked(&query).await {
-            Ok(false) => Ok(true),
+            Ok(false) => Ok(()),
             Ok(true) => Err(VerifyError::Revoked),
             Err(e) if self.fail_open => {
                 tracing::warn!(issuer = %id.issuer, error = %e, "revocation look-up failed; accepting the token (fail open)");
-                Ok(false)
+                Ok(())
             }
             Err(e) => {
                 tracing::warn!(issuer = %id.issuer, error = %e, "revocation look-up failed; refusing the token");
