@@ -1,7 +1,9 @@
 //! Route matching: optional host, longest path prefix, optional methods.
-//! Built once per config snapshot; matching allocates nothing.
+//! Built once per config snapshot; matching allocates nothing and costs one
+//! hash look-up per distinct prefix length.
 
 use crate::config::Route;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// What the router found for a request.
@@ -13,25 +15,38 @@ pub enum RouteMatch<'a> {
 }
 
 pub struct Router {
-    /// Longest prefix first; at equal length host-bound routes first, then
-    /// method-bound ones, so the most specific route is tried first.
-    routes: Vec<Entry>,
+    /// Routes grouped by prefix length, longest first. Within a prefix the
+    /// most specific route comes first (host-bound, then method-bound), so a
+    /// request costs one hash look-up per distinct prefix length, not one
+    /// comparison per route.
+    by_length: Vec<(
+        usize,
+        HashMap<Box<str>, Vec<Entry>, foldhash::fast::RandomState>,
+    )>,
+    count: usize,
 }
 
 struct Entry {
     host: Option<String>,
-    prefix: String,
     methods: Option<Vec<http::Method>>,
     route: Arc<Route>,
 }
 
+impl Entry {
+    fn specificity(&self) -> (bool, bool) {
+        (self.host.is_some(), self.methods.is_some())
+    }
+}
+
 impl Router {
     pub fn new(routes: &[Route]) -> Self {
-        let mut entries: Vec<Entry> = routes
-            .iter()
-            .map(|r| Entry {
+        let mut by_length: Vec<(
+            usize,
+            HashMap<Box<str>, Vec<Entry>, foldhash::fast::RandomState>,
+        )> = Vec::new();
+        for r in routes {
+            let entry = Entry {
                 host: r.host.as_ref().map(|h| h.to_ascii_lowercase()),
-                prefix: r.path.clone(),
                 methods: r.methods.as_ref().map(|ms| {
                     ms.iter()
                         .filter_map(|m| {
@@ -40,38 +55,58 @@ impl Router {
                         .collect()
                 }),
                 route: Arc::new(r.clone()),
-            })
-            .collect();
-        entries.sort_by(|a, b| {
-            b.prefix
-                .len()
-                .cmp(&a.prefix.len())
-                .then(b.host.is_some().cmp(&a.host.is_some()))
-                .then(b.methods.is_some().cmp(&a.methods.is_some()))
-        });
-        Router { routes: entries }
+            };
+            let len = r.path.len();
+            let slot = match by_length.iter().position(|(l, _)| *l == len) {
+                Some(i) => i,
+                None => {
+                    by_length.push((len, HashMap::default()));
+                    by_length.len() - 1
+                }
+            };
+            by_length[slot]
+                .1
+                .entry(r.path.clone().into_boxed_str())
+                .or_default()
+                .push(entry);
+        }
+        by_length.sort_by(|a, b| b.0.cmp(&a.0));
+        for (_, map) in &mut by_length {
+            for list in map.values_mut() {
+                list.sort_by_key(|e| std::cmp::Reverse(e.specificity()));
+            }
+        }
+        Router {
+            by_length,
+            count: routes.len(),
+        }
     }
 
     /// `host` is the request's Host without its port, any case.
     pub fn find(&self, host: Option<&str>, path: &str, method: &http::Method) -> RouteMatch<'_> {
         let mut method_mismatch = false;
-        for e in &self.routes {
-            if !path.starts_with(e.prefix.as_str()) {
+        for (len, map) in &self.by_length {
+            let Some(prefix) = path.get(..*len) else {
                 continue;
-            }
-            if let Some(h) = &e.host {
-                match host {
-                    Some(req) if req.eq_ignore_ascii_case(h) => {}
-                    _ => continue,
+            };
+            let Some(list) = map.get(prefix) else {
+                continue;
+            };
+            for e in list {
+                if let Some(h) = &e.host {
+                    match host {
+                        Some(req) if req.eq_ignore_ascii_case(h) => {}
+                        _ => continue,
+                    }
                 }
-            }
-            if let Some(ms) = &e.methods {
-                if !ms.contains(method) {
-                    method_mismatch = true;
-                    continue;
+                if let Some(ms) = &e.methods {
+                    if !ms.contains(method) {
+                        method_mismatch = true;
+                        continue;
+                    }
                 }
+                return RouteMatch::Found(&e.route);
             }
-            return RouteMatch::Found(&e.route);
         }
         if method_mismatch {
             RouteMatch::MethodNotAllowed
@@ -81,11 +116,11 @@ impl Router {
     }
 
     pub fn len(&self) -> usize {
-        self.routes.len()
+        self.count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.routes.is_empty()
+        self.count == 0
     }
 }
 
@@ -158,6 +193,43 @@ mod tests {
         ));
         assert!(matches!(
             r.find(None, "/nope", &http::Method::GET),
+            RouteMatch::NotFound
+        ));
+    }
+
+    #[test]
+    fn another_method_falls_back_to_a_shorter_prefix_before_405() {
+        let r = Router::new(&[
+            route("{name: writes, path: /w/, methods: [POST], upstream: a}"),
+            route("{name: root, path: /, upstream: a}"),
+        ]);
+        assert_eq!(
+            found(r.find(None, "/w/1", &http::Method::POST)),
+            Some("writes")
+        );
+        assert_eq!(
+            found(r.find(None, "/w/1", &http::Method::GET)),
+            Some("root")
+        );
+    }
+
+    #[test]
+    fn many_routes_of_one_length_and_non_ascii_paths() {
+        let routes: Vec<Route> = (0..50)
+            .map(|i| route(&format!("{{name: s{i}, path: /s-{i:02}/, upstream: a}}")))
+            .collect();
+        let r = Router::new(&routes);
+        assert_eq!(r.len(), 50);
+        assert_eq!(
+            found(r.find(None, "/s-37/x", &http::Method::GET)),
+            Some("s37")
+        );
+        assert!(matches!(
+            r.find(None, "/s-9é/x", &http::Method::GET),
+            RouteMatch::NotFound
+        ));
+        assert!(matches!(
+            r.find(None, "/é", &http::Method::GET),
             RouteMatch::NotFound
         ));
     }
