@@ -19,12 +19,12 @@ pub struct Router {
     /// most specific route comes first (host-bound, then method-bound), so a
     /// request costs one hash look-up per distinct prefix length, not one
     /// comparison per route.
-    by_length: Vec<(
-        usize,
-        HashMap<Box<str>, Vec<Entry>, foldhash::fast::RandomState>,
-    )>,
+    by_length: Vec<(usize, PrefixMap)>,
     count: usize,
 }
+
+/// The routes of one prefix length, by prefix.
+type PrefixMap = HashMap<Box<str>, Vec<Entry>, foldhash::fast::RandomState>;
 
 struct Entry {
     host: Option<String>,
@@ -40,10 +40,7 @@ impl Entry {
 
 impl Router {
     pub fn new(routes: &[Route]) -> Self {
-        let mut by_length: Vec<(
-            usize,
-            HashMap<Box<str>, Vec<Entry>, foldhash::fast::RandomState>,
-        )> = Vec::new();
+        let mut by_length: Vec<(usize, PrefixMap)> = Vec::new();
         for r in routes {
             let entry = Entry {
                 host: r.host.as_ref().map(|h| h.to_ascii_lowercase()),
@@ -70,7 +67,7 @@ impl Router {
                 .or_default()
                 .push(entry);
         }
-        by_length.sort_by(|a, b| b.0.cmp(&a.0));
+        by_length.sort_by_key(|(len, _)| std::cmp::Reverse(*len));
         for (_, map) in &mut by_length {
             for list in map.values_mut() {
                 list.sort_by_key(|e| std::cmp::Reverse(e.specificity()));
