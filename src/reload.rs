@@ -42,6 +42,7 @@ fn fixed_sections(old: &Config, new: &Config) -> Vec<&'static str> {
         || o.pid_file != n.pid_file
         || o.upgrade_sock != n.upgrade_sock
         || o.upstream_keepalive_pool_size != n.upstream_keepalive_pool_size
+        || o.work_stealing != n.work_stealing
     {
         out.push("server");
     }

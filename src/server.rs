@@ -73,6 +73,7 @@ fn server_conf(cfg: &Config) -> ServerConf {
         grace_period_seconds: Some(s.grace_period.get().as_secs()),
         graceful_shutdown_timeout_seconds: Some(s.graceful_shutdown_timeout.get().as_secs()),
         upstream_keepalive_pool_size: s.upstream_keepalive_pool_size,
+        work_stealing: s.work_stealing,
         ..ServerConf::default()
     }
 }

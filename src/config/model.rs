@@ -43,6 +43,10 @@ pub struct Server {
     pub keepalive_timeout: Dur,
     /// Upstream connections kept for reuse, per process.
     pub upstream_keepalive_pool_size: usize,
+    /// Let idle worker threads take tasks from busy ones (tokio's
+    /// multi-threaded scheduler). Off: each thread runs its own connections
+    /// (like nginx workers), which costs fewer cross-thread wake-ups.
+    pub work_stealing: bool,
     /// One line per request at `info` on the `access` target.
     pub access_log: bool,
     /// Default log filter (RUST_LOG overrides it).
@@ -59,6 +63,7 @@ impl Default for Server {
             graceful_shutdown_timeout: Dur::secs(10),
             keepalive_timeout: Dur::secs(60),
             upstream_keepalive_pool_size: 128,
+            work_stealing: false,
             access_log: true,
             log_level: "info".into(),
         }
