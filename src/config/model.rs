@@ -469,6 +469,8 @@ pub struct Limits {
     pub trusted_proxies: Vec<IpNet>,
     pub max_header_count: usize,
     pub max_header_bytes: Size,
+    /// Total time an auth API request body may take to arrive (408 beyond).
+    pub body_read_timeout: Dur,
 }
 
 impl Default for Limits {
@@ -480,6 +482,7 @@ impl Default for Limits {
             trusted_proxies: Vec::new(),
             max_header_count: 100,
             max_header_bytes: Size(32 * 1024),
+            body_read_timeout: Dur::secs(10),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The dispatch point for requests the gateway answers itself: the auth API
 //! (`/auth/v1/...`, `/user/login`). Reads the body within `limits.body_max`
-//! (413 beyond), applies the auth rate limits (per client IP and per
+//! (413 beyond) and `limits.body_read_timeout` (408 beyond), applies the auth rate limits (per client IP and per
 //! identifier, one token per batch item), hands the request to the `auth`
 //! module and writes its answer.
 
@@ -89,10 +89,27 @@ fn over_limit(ctx: &RequestCtx, body: &[u8]) -> Option<(u32, Duration)> {
 
 /// Answers an auth API request completely.
 pub async fn serve(session: &mut Session, ctx: &mut RequestCtx) -> pingora_error::Result<()> {
-    let max = ctx.snapshot.config.limits.body_max.bytes();
-    let Some(body) = read_body(session, max).await? else {
-        session.set_keepalive(None);
-        return respond::error(session, 413, "Request body too large", &[], &ctx.request_id).await;
+    let limits = &ctx.snapshot.config.limits;
+    let (max, deadline) = (limits.body_max.bytes(), limits.body_read_timeout.get());
+    let body = match tokio::time::timeout(deadline, read_body(session, max)).await {
+        Ok(Ok(Some(body))) => body,
+        Ok(Ok(None)) => {
+            session.set_keepalive(None);
+            return respond::error(session, 413, "Request body too large", &[], &ctx.request_id)
+                .await;
+        }
+        Ok(Err(e)) => return Err(e),
+        Err(_) => {
+            session.set_keepalive(None);
+            return respond::error(
+                session,
+                408,
+                "Request body not received in time",
+                &[],
+                &ctx.request_id,
+            )
+            .await;
+        }
     };
     if let Some((limit, retry_after)) = over_limit(ctx, &body) {
         let headers = limited_headers(limit, retry_after);
