@@ -58,13 +58,20 @@ pub enum UserCommand {
 
 /// Which account: the config, the brand and exactly one identifier.
 #[derive(Debug, Args)]
-#[group(id = "identifier", required = true, multiple = false, args = ["email", "mobile", "username"])]
 pub struct Who {
     /// The config file whose store holds the accounts.
     #[arg(short, long, default_value = "conf/portcullis.yaml")]
     pub config: PathBuf,
     #[arg(long)]
     pub brand: String,
+    #[command(flatten)]
+    pub identifier: WhichIdentifier,
+}
+
+/// Exactly one of `--email`, `--mobile`, `--username`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct WhichIdentifier {
     #[arg(long)]
     pub email: Option<String>,
     #[arg(long)]
@@ -203,7 +210,8 @@ impl Target {
         let brand = settings
             .brand(&who.brand)
             .ok_or_else(|| UserCliError::UnknownBrand(who.brand.clone()))?;
-        let identifier = match (&who.email, &who.mobile, &who.username) {
+        let which = &who.identifier;
+        let identifier = match (&which.email, &which.mobile, &which.username) {
             (Some(v), _, _) => parse_identifier(IdentifierType::Email, v),
             (_, Some(v), _) => parse_identifier(IdentifierType::Mobile, v),
             (_, _, Some(v)) => parse_identifier(IdentifierType::Username, v),
