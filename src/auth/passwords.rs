@@ -1,7 +1,10 @@
 //! Passwords: the policy (NFKC normalisation, `password.min_length`
 //! characters, at most 128 bytes, never truncated), argon2id hashing into a
 //! PHC string with a per-user salt, and verification. Hashing and verifying
-//! run on tokio's blocking pool, never on a worker thread. A check against
+//! run on tokio's blocking pool, never on a worker thread, and at most
+//! [`concurrency`] at once (each takes 19 MiB and a core; the others wait
+//! their turn asynchronously), so a storm of password checks can neither
+//! take every core from the proxy's workers nor exhaust memory. A check against
 //! no stored hash still verifies against a dummy hash, so an unknown user,
 //! a user without a password and a wrong password cost the same.
 
@@ -10,6 +13,7 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::LazyLock;
+use tokio::sync::Semaphore;
 use unicode_normalization::UnicodeNormalization;
 
 /// Longest password accepted, in bytes after normalisation.
@@ -21,6 +25,26 @@ pub const MAX_PASSWORD_FIELD_BYTES: usize = 1024;
 pub const MEMORY_KIB: u32 = 19 * 1024;
 pub const PASSES: u32 = 2;
 pub const LANES: u32 = 1;
+
+/// How many hashes or verifications run at once: half the cores, at least one.
+pub fn concurrency() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
+
+static SLOTS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(concurrency()));
+
+/// Runs `job` on the blocking pool once a slot is free.
+async fn in_slot<T: Send + 'static>(
+    job: impl FnOnce() -> Result<T, AuthError> + Send + 'static,
+) -> Result<T, AuthError> {
+    let _slot = SLOTS
+        .acquire()
+        .await
+        .map_err(|e| AuthError::Hashing(e.to_string()))?;
+    tokio::task::spawn_blocking(job)
+        .await
+        .map_err(|e| AuthError::Hashing(e.to_string()))?
+}
 
 fn argon2() -> Result<Argon2<'static>, AuthError> {
     let params = Params::new(MEMORY_KIB, PASSES, LANES, None)
@@ -47,9 +71,7 @@ pub fn check_policy(normalised: &str, min_length: usize) -> Result<(), AuthError
 
 /// The PHC string (argon2id, fresh salt) of a normalised password.
 pub async fn hash(normalised: String) -> Result<String, AuthError> {
-    tokio::task::spawn_blocking(move || hash_now(&normalised))
-        .await
-        .map_err(|e| AuthError::Hashing(e.to_string()))?
+    in_slot(move || hash_now(&normalised)).await
 }
 
 fn hash_now(normalised: &str) -> Result<String, AuthError> {
@@ -67,13 +89,17 @@ static DUMMY_HASH: LazyLock<Option<String>> = LazyLock::new(|| {
     hash_now(&format!("{random:?}")).ok()
 });
 
+/// Makes the dummy hash now (on the blocking pool), so that the first
+/// check without a stored hash costs no more than the others.
+pub async fn prepare() {
+    let _ = tokio::task::spawn_blocking(|| DUMMY_HASH.is_some()).await;
+}
+
 /// Whether `normalised` matches `stored`. No stored hash, a hash that does
 /// not parse, or a password over the length limit is `false`, after the
 /// same work as a real check.
 pub async fn verify(normalised: String, stored: Option<String>) -> Result<bool, AuthError> {
-    tokio::task::spawn_blocking(move || verify_now(&normalised, stored.as_deref()))
-        .await
-        .map_err(|e| AuthError::Hashing(e.to_string()))?
+    in_slot(move || verify_now(&normalised, stored.as_deref())).await
 }
 
 fn verify_now(normalised: &str, stored: Option<&str>) -> Result<bool, AuthError> {
