@@ -182,7 +182,8 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Opens the store and loads (or creates, once) the code pepper.
+    /// Opens the store, loads (or creates, once) the code pepper, and makes
+    /// the dummy password hash.
     pub async fn open(config: &Config) -> Result<Shared, ConfigError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = crate::store::open(&config.store, clock.clone())
@@ -193,6 +194,7 @@ impl Shared {
             .map_err(|e| {
                 ConfigError::one("secrets", format!("cannot load the code pepper: {e}"))
             })?;
+        crate::auth::passwords::prepare().await;
         Ok(Shared {
             store,
             hasher,

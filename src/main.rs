@@ -1,4 +1,5 @@
-//! The `portcullis` command: run the gateway, check a config file.
+//! The `portcullis` command: run the gateway, check a config file, mint
+//! tokens, write keys, reload, and manage accounts (`user`).
 
 use clap::{Parser, Subcommand, ValueEnum};
 use portcullis::config::{self, ConfigError};
@@ -69,6 +70,11 @@ enum Command {
         /// Folder the files are written to.
         #[arg(long, default_value = ".")]
         out: PathBuf,
+    },
+    /// Accounts for operators: `portcullis user add|show|lock|unlock|delete ...`.
+    User {
+        #[command(subcommand)]
+        command: portcullis::cli::user::UserCommand,
     },
     /// Validate a config file, then make the running gateway (the pid in its
     /// `server.pid_file`) reload it without dropping connections (SIGHUP).
@@ -207,6 +213,13 @@ fn main() -> ExitCode {
             }
         },
         Command::Token { command } => mint(command),
+        Command::User { command } => match portcullis::cli::user::run(command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Keygen { alg, kid, out } => match portcullis::tokens::keygen(alg, &out, &kid) {
             Ok(files) => {
                 println!("private: {}", files.private.display());

@@ -38,7 +38,8 @@ pub async fn read_body(session: &mut Session, max: u64) -> pingora_error::Result
 }
 
 /// The items of a body for rate limiting: how many, and the identifier key
-/// (`BRAND|TYPE|value`, normalised) of each that names one. A body that is
+/// (`BRAND|TYPE|value`, normalised; `LOGIN|EMAIL|value` for the `emailId`
+/// of /user/login) of each that names one. A body that is
 /// not JSON counts as one item with no identifier; the auth module rejects it.
 pub fn rate_items(body: &[u8]) -> (u32, Vec<String>) {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
@@ -52,6 +53,10 @@ pub fn rate_items(body: &[u8]) -> (u32, Vec<String>) {
         .iter()
         .filter_map(|item| {
             let field = |name: &str| item.get(name).and_then(|v| v.as_str()).map(str::trim);
+            if let (None, Some(email)) = (field("identifierType"), field("emailId")) {
+                // /user/login names its account by `emailId` alone.
+                return Some(format!("LOGIN|EMAIL|{}", email.to_lowercase()));
+            }
             let kind = field("identifierType")?;
             let value = field("identifierValue")?;
             let brand = field("brand").unwrap_or("");
@@ -164,6 +169,10 @@ mod tests {
             vec!["DEMO|MOBILE|4912345678", "DEMO|EMAIL|a@example.com"]
         );
         assert_eq!(rate_items(b"not json"), (1, vec![]));
+        assert_eq!(
+            rate_items(br#"{"emailId":" Ann@Example.com","password":"x"}"#),
+            (1, vec!["LOGIN|EMAIL|ann@example.com".to_string()])
+        );
         assert_eq!(rate_items(b"[]").0, 1);
     }
 }

@@ -77,6 +77,13 @@ impl TokenService {
         Ok(identity)
     }
 
+    /// Verifies a token presented to the login API (password/change): every
+    /// check, `exp` required, revocation looked up now rather than through
+    /// the cache, so a token revoked a moment ago is refused at once.
+    pub async fn verify_fresh(&self, token: &str) -> Result<Identity, VerifyError> {
+        self.verify_uncached(token, Expiry::Required).await
+    }
+
     /// Verifies a token of this gateway for web regeneration: every check,
     /// except that `exp` may be up to `window` in the past.
     pub async fn verify_expired_within(
