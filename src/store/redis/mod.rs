@@ -1,0 +1,451 @@
+//! The shared Redis store: several gateway instances on one Redis behave
+//! as one. Every read-modify-write is one Lua script that receives "now"
+//! from the store's clock, so expiry is judged the same way on every
+//! instance and by the contract suite; `PX`/`PEXPIRE` only clean up.
+//!
+//! Connections come from a small pool of async connection managers that
+//! reconnect by themselves; every call is bounded by the connect and command
+//! timeouts, so an outage answers `Unavailable` promptly.
+
+mod counters;
+mod error;
+mod keys;
+mod reply;
+mod revocations;
+mod sessions;
+mod upkeep;
+mod users;
+
+#[cfg(test)]
+pub(crate) mod test_server;
+#[cfg(test)]
+mod tests;
+
+use super::{
+    Clock, CodeCheck, CodeStored, Identifier, LockoutPolicy, NewSession, NewUser, PasswordFailure,
+    RateBucket, RateDecision, RevocationQuery, SendAllowance, Session, Store, StoreError,
+    StoreResult, UnixMs, User,
+};
+use async_trait::async_trait;
+use keys::Keys;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How to reach Redis.
+#[derive(Clone)]
+pub struct RedisSettings {
+    /// `redis://` or `rediss://`, with credentials if any (never logged).
+    pub url: String,
+    pub key_prefix: String,
+    pub pool_size: usize,
+    pub connect_timeout: Duration,
+    pub command_timeout: Duration,
+}
+
+impl RedisSettings {
+    /// The settings of `store:`; the URL comes from `url` or from the
+    /// environment variable named by `url_env` (so passwords stay out of
+    /// the file).
+    pub fn from_config(config: &crate::config::Store) -> StoreResult<Self> {
+        let url = match (&config.url_env, &config.url) {
+            (Some(var), _) => std::env::var(var).map_err(|_| {
+                StoreError::Invalid(format!("store.url_env names {var}, which is not set"))
+            })?,
+            (None, Some(url)) => url.clone(),
+            (None, None) => {
+                return Err(StoreError::Invalid(
+                    "store.kind redis needs url or url_env".into(),
+                ))
+            }
+        };
+        Ok(RedisSettings {
+            url,
+            key_prefix: config.key_prefix.clone(),
+            pool_size: config.pool_size,
+            connect_timeout: config.connect_timeout.get(),
+            command_timeout: config.command_timeout.get(),
+        })
+    }
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("key_prefix", &self.key_prefix)
+            .field("pool_size", &self.pool_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The Redis implementation of [`Store`].
+#[derive(Clone)]
+pub struct RedisStore {
+    pool: Arc<[ConnectionManager]>,
+    next: Arc<AtomicUsize>,
+    keys: Keys,
+    clock: Arc<dyn Clock>,
+    /// The longest one call may take: a reconnect plus a command.
+    deadline: Duration,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.keys.prefix())
+            .field("pool", &self.pool.len())
+            .finish()
+    }
+}
+
+impl RedisStore {
+    /// Prepares the pool without waiting for Redis: the gateway starts (not
+    /// ready) while Redis is down and connects when it comes.
+    pub fn open(settings: &RedisSettings, clock: Arc<dyn Clock>) -> StoreResult<Self> {
+        let client = redis::Client::open(settings.url.as_str())
+            .map_err(|e| StoreError::Invalid(format!("store url: {}", e.kind_name_only())))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(settings.connect_timeout))
+            .set_response_timeout(Some(settings.command_timeout))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500));
+        let pool = (0..settings.pool_size.max(1))
+            .map(|_| client.get_connection_manager_lazy(config.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RedisStore {
+            pool: pool.into(),
+            next: Arc::new(AtomicUsize::new(0)),
+            keys: Keys::new(&settings.key_prefix),
+            clock,
+            deadline: settings.connect_timeout + settings.command_timeout,
+        })
+    }
+
+    /// One connection of the pool, in turn.
+    fn connection(&self) -> ConnectionManager {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len();
+        self.pool[i].clone()
+    }
+
+    /// Runs `op` on a pooled connection with "now" from the clock, bounded by
+    /// the deadline. Failures of the backend are counted in metrics.
+    async fn run<T, F, Fut>(&self, kind: &'static str, op: F) -> StoreResult<T>
+    where
+        F: FnOnce(ConnectionManager, UnixMs) -> Fut,
+        Fut: Future<Output = StoreResult<T>>,
+    {
+        let now = self.clock.now_ms();
+        let result = match tokio::time::timeout(self.deadline, op(self.connection(), now)).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "redis did not answer within {} ms",
+                self.deadline.as_millis()
+            ))),
+        };
+        if let Err(StoreError::Unavailable(_) | StoreError::Corrupt(_)) = &result {
+            crate::metrics::METRICS
+                .store_errors_total
+                .with_label_values(&[kind])
+                .inc();
+        }
+        result
+    }
+}
+
+trait KindNameOnly {
+    fn kind_name_only(&self) -> String;
+}
+
+impl KindNameOnly for redis::RedisError {
+    /// The category of a URL problem; the URL (and its password) stay out.
+    fn kind_name_only(&self) -> String {
+        format!("{:?}", self.kind())
+    }
+}
+
+/// Milliseconds from `now` until `until`, at least 1 (for `PX`).
+fn px(now: UnixMs, until: UnixMs) -> i64 {
+    until.saturating_sub(now).max(1)
+}
+
+/// `now + d` in unix ms, refusing a zero lifetime.
+fn expiry(now: UnixMs, d: Duration, what: &str) -> StoreResult<UnixMs> {
+    if d.is_zero() {
+        return Err(StoreError::Invalid(format!(
+            "{what} must be longer than zero"
+        )));
+    }
+    let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    Ok(now.saturating_add(ms.max(1)))
+}
+
+/// Refuses empty names and ids.
+fn non_empty(value: &str, what: &str) -> StoreResult<()> {
+    if value.is_empty() {
+        Err(StoreError::Invalid(format!("{what} must not be empty")))
+    } else {
+        Ok(())
+    }
+}
+
+/// Brands are kept folded so that look-ups ignore case.
+fn fold_brand(brand: &str) -> String {
+    brand.to_ascii_lowercase()
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn find_user(&self, brand: &str, identifier: &Identifier) -> StoreResult<Option<User>> {
+        let key = self.keys.identifier(&fold_brand(brand), identifier);
+        self.run("find_user", |mut c, now| async move {
+            users::find(&mut c, &self.keys, &key, now).await
+        })
+        .await
+    }
+
+    async fn get_user(&self, uid: &str) -> StoreResult<Option<User>> {
+        self.run("get_user", |mut c, now| async move {
+            users::load(&mut c, &self.keys, uid, now).await
+        })
+        .await
+    }
+
+    async fn find_or_create_user(&self, new: NewUser) -> StoreResult<(User, bool)> {
+        users::check_parts(&new.brand, &new.identifiers)?;
+        self.run("find_or_create_user", |mut c, now| async move {
+            users::find_or_create(&mut c, &self.keys, new, now).await
+        })
+        .await
+    }
+
+    async fn set_password(&self, uid: &str, password_hash: &str) -> StoreResult<()> {
+        non_empty(password_hash, "password hash")?;
+        self.run("set_password", |mut c, _| async move {
+            users::set_field(&mut c, &self.keys, uid, "pw", password_hash).await
+        })
+        .await
+    }
+
+    async fn delete_user(&self, uid: &str) -> StoreResult<bool> {
+        self.run("delete_user", |mut c, _| async move {
+            users::delete(&mut c, &self.keys, uid).await
+        })
+        .await
+    }
+
+    async fn lock_user(&self, uid: &str, until: UnixMs) -> StoreResult<()> {
+        self.run("lock_user", |mut c, _| async move {
+            users::set_field(&mut c, &self.keys, uid, "lock", &until.to_string()).await
+        })
+        .await
+    }
+
+    async fn unlock_user(&self, uid: &str) -> StoreResult<()> {
+        self.run("unlock_user", |mut c, _| async move {
+            users::unlock(&mut c, &self.keys, uid).await
+        })
+        .await
+    }
+
+    async fn list_users(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<User>> {
+        self.run("list_users", |mut c, now| async move {
+            users::list(&mut c, &self.keys, after, limit, now).await
+        })
+        .await
+    }
+
+    async fn import_user(&self, user: User) -> StoreResult<()> {
+        if user.uid.is_empty() {
+            return Err(StoreError::Invalid("uid must not be empty".into()));
+        }
+        users::check_parts(&user.brand, &user.identifiers)?;
+        self.run("import_user", |mut c, _| async move {
+            users::import(&mut c, &self.keys, user).await
+        })
+        .await
+    }
+
+    async fn create_session(&self, new: NewSession) -> StoreResult<Session> {
+        sessions::check_new(&new)?;
+        self.run("create_session", |mut c, now| async move {
+            sessions::create(&mut c, &self.keys, new, now).await
+        })
+        .await
+    }
+
+    async fn get_session(&self, id: &str) -> StoreResult<Option<Session>> {
+        self.run("get_session", |mut c, now| async move {
+            sessions::load(&mut c, &self.keys, id, now).await
+        })
+        .await
+    }
+
+    async fn stage_password(&self, session_id: &str, password_hash: &str) -> StoreResult<bool> {
+        non_empty(password_hash, "password hash")?;
+        self.run("stage_password", |mut c, now| async move {
+            sessions::stage_password(&mut c, &self.keys, session_id, password_hash, now).await
+        })
+        .await
+    }
+
+    async fn delete_session(&self, id: &str) -> StoreResult<bool> {
+        self.run("delete_session", |mut c, now| async move {
+            sessions::delete(&mut c, &self.keys, id, now).await
+        })
+        .await
+    }
+
+    async fn put_code(
+        &self,
+        session_id: &str,
+        code_hash: &[u8],
+        ttl: Duration,
+    ) -> StoreResult<CodeStored> {
+        if code_hash.is_empty() {
+            return Err(StoreError::Invalid("code hash must not be empty".into()));
+        }
+        self.run("put_code", |mut c, now| async move {
+            let until = expiry(now, ttl, "code ttl")?;
+            sessions::put_code(&mut c, &self.keys, session_id, code_hash, until, now).await
+        })
+        .await
+    }
+
+    async fn discard_code(&self, session_id: &str, code_hash: &[u8]) -> StoreResult<bool> {
+        self.run("discard_code", |mut c, _| async move {
+            sessions::discard_code(&mut c, &self.keys, session_id, code_hash).await
+        })
+        .await
+    }
+
+    async fn check_code(
+        &self,
+        session_id: &str,
+        code_hash: &[u8],
+        max_attempts: u32,
+    ) -> StoreResult<CodeCheck> {
+        if max_attempts == 0 {
+            return Err(StoreError::Invalid(
+                "max_attempts must be at least 1".into(),
+            ));
+        }
+        self.run("check_code", |mut c, now| async move {
+            sessions::check_code(&mut c, &self.keys, session_id, code_hash, max_attempts, now).await
+        })
+        .await
+    }
+
+    async fn count_code_send(
+        &self,
+        brand: &str,
+        identifier: &Identifier,
+        max_sends: u32,
+        window: Duration,
+    ) -> StoreResult<SendAllowance> {
+        if max_sends == 0 {
+            return Err(StoreError::Invalid("max_sends must be at least 1".into()));
+        }
+        let key = self.keys.code_sends(&fold_brand(brand), identifier);
+        self.run("count_code_send", |mut c, now| async move {
+            let window_end = expiry(now, window, "send window")?;
+            counters::count_send(&mut c, &self.keys, &key, max_sends, window_end, now).await
+        })
+        .await
+    }
+
+    async fn record_password_failure(
+        &self,
+        uid: &str,
+        policy: LockoutPolicy,
+    ) -> StoreResult<PasswordFailure> {
+        if policy.max_failures == 0 {
+            return Err(StoreError::Invalid(
+                "max_failures must be at least 1".into(),
+            ));
+        }
+        self.run("record_password_failure", |mut c, now| async move {
+            counters::record_password_failure(&mut c, &self.keys, uid, policy, now).await
+        })
+        .await
+    }
+
+    async fn clear_password_failures(&self, uid: &str) -> StoreResult<()> {
+        self.run("clear_password_failures", |mut c, _| async move {
+            counters::clear_password_failures(&mut c, &self.keys, uid).await
+        })
+        .await
+    }
+
+    async fn take_rate_token(&self, key: &str, bucket: RateBucket) -> StoreResult<RateDecision> {
+        non_empty(key, "rate limit key")?;
+        if !(bucket.rps.is_finite() && bucket.rps > 0.0) || bucket.burst == 0 {
+            return Err(StoreError::Invalid(
+                "a rate bucket needs rps > 0 and burst >= 1".into(),
+            ));
+        }
+        let key = self.keys.rate_bucket(key);
+        self.run("take_rate_token", |mut c, now| async move {
+            counters::take_rate_token(&mut c, &key, bucket, now).await
+        })
+        .await
+    }
+
+    async fn revoke_token(&self, jti: &str, expires_at: UnixMs) -> StoreResult<()> {
+        non_empty(jti, "jti")?;
+        let key = self.keys.revoked_token(jti);
+        self.run("revoke_token", |mut c, now| async move {
+            revocations::revoke_until(&mut c, &self.keys, &key, expires_at, now).await
+        })
+        .await
+    }
+
+    async fn revoke_family(&self, family: &str, expires_at: UnixMs) -> StoreResult<()> {
+        non_empty(family, "token family")?;
+        let key = self.keys.revoked_family(family);
+        self.run("revoke_family", |mut c, now| async move {
+            revocations::revoke_until(&mut c, &self.keys, &key, expires_at, now).await
+        })
+        .await
+    }
+
+    async fn revoke_user_before(&self, uid: &str, issued_before: UnixMs) -> StoreResult<()> {
+        non_empty(uid, "uid")?;
+        self.run("revoke_user_before", |mut c, _| async move {
+            revocations::revoke_user_before(&mut c, &self.keys, uid, issued_before).await
+        })
+        .await
+    }
+
+    async fn is_revoked(&self, query: RevocationQuery<'_>) -> StoreResult<bool> {
+        self.run("is_revoked", |mut c, now| async move {
+            revocations::is_revoked(&mut c, &self.keys, query, now).await
+        })
+        .await
+    }
+
+    async fn get_or_create_secret(&self, name: &str) -> StoreResult<Vec<u8>> {
+        non_empty(name, "secret name")?;
+        self.run("get_or_create_secret", |mut c, _| async move {
+            upkeep::get_or_create_secret(&mut c, &self.keys, name).await
+        })
+        .await
+    }
+
+    async fn health(&self) -> StoreResult<()> {
+        self.run(
+            "health",
+            |mut c, _| async move { upkeep::health(&mut c).await },
+        )
+        .await
+    }
+
+    async fn sweep_expired(&self) -> StoreResult<u64> {
+        self.run("sweep", |mut c, now| async move {
+            upkeep::sweep_expired(&mut c, &self.keys, now).await
+        })
+        .await
+    }
+}
