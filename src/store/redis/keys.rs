@@ -7,13 +7,13 @@ use super::super::Identifier;
 /// Builds the key names of one store (one prefix).
 #[derive(Debug, Clone)]
 pub struct Keys {
-    prefix: String,
+    prefix: std::sync::Arc<str>,
 }
 
 impl Keys {
     pub fn new(prefix: &str) -> Self {
         Keys {
-            prefix: prefix.to_owned(),
+            prefix: prefix.into(),
         }
     }
 

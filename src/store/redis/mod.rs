@@ -4,8 +4,10 @@
 //! instance and by the contract suite; `PX`/`PEXPIRE` only clean up.
 //!
 //! Connections come from a small pool of async connection managers that
-//! reconnect by themselves; every call is bounded by the connect and command
-//! timeouts, so an outage answers `Unavailable` promptly.
+//! reconnect by themselves. They and every call run on the store's own
+//! runtime thread, so they outlive whichever runtime opened the store and
+//! serve Pingora's runtimes alike. Every call is bounded by the connect and
+//! command timeouts, so an outage answers `Unavailable` promptly.
 
 mod counters;
 mod error;
@@ -80,9 +82,23 @@ impl std::fmt::Debug for RedisSettings {
     }
 }
 
+/// The runtime the connections live on; shut down without blocking when
+/// the last clone of the store goes.
+struct StoreRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for StoreRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
 /// The Redis implementation of [`Store`].
 #[derive(Clone)]
 pub struct RedisStore {
+    runtime: Arc<StoreRuntime>,
+    handle: tokio::runtime::Handle,
     pool: Arc<[ConnectionManager]>,
     next: Arc<AtomicUsize>,
     keys: Keys,
@@ -96,6 +112,7 @@ impl std::fmt::Debug for RedisStore {
         f.debug_struct("RedisStore")
             .field("prefix", &self.keys.prefix())
             .field("pool", &self.pool.len())
+            .field("running", &self.runtime.0.is_some())
             .finish()
     }
 }
@@ -112,10 +129,22 @@ impl RedisStore {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
-        let pool = (0..settings.pool_size.max(1))
-            .map(|_| client.get_connection_manager_lazy(config.clone()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("redis-store")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the store runtime: {e}")))?;
+        let handle = runtime.handle().clone();
+        let pool = {
+            let _inside = runtime.enter();
+            (0..settings.pool_size.max(1))
+                .map(|_| client.get_connection_manager_lazy(config.clone()))
+                .collect::<Result<Vec<_>, _>>()?
+        };
         Ok(RedisStore {
+            runtime: Arc::new(StoreRuntime(Some(runtime))),
+            handle,
             pool: pool.into(),
             next: Arc::new(AtomicUsize::new(0)),
             keys: Keys::new(&settings.key_prefix),
@@ -130,20 +159,29 @@ impl RedisStore {
         self.pool[i].clone()
     }
 
-    /// Runs `op` on a pooled connection with "now" from the clock, bounded by
-    /// the deadline. Failures of the backend are counted in metrics.
+    /// Runs `op` on the store's runtime with a pooled connection, the key
+    /// names and "now" from the clock, bounded by the deadline (then
+    /// abandoned). Failures of the backend are counted in metrics.
     async fn run<T, F, Fut>(&self, kind: &'static str, op: F) -> StoreResult<T>
     where
-        F: FnOnce(ConnectionManager, UnixMs) -> Fut,
-        Fut: Future<Output = StoreResult<T>>,
+        T: Send + 'static,
+        F: FnOnce(ConnectionManager, Keys, UnixMs) -> Fut,
+        Fut: Future<Output = StoreResult<T>> + Send + 'static,
     {
         let now = self.clock.now_ms();
-        let result = match tokio::time::timeout(self.deadline, op(self.connection(), now)).await {
-            Ok(result) => result,
-            Err(_) => Err(StoreError::Unavailable(format!(
-                "redis did not answer within {} ms",
-                self.deadline.as_millis()
-            ))),
+        let mut task = self
+            .handle
+            .spawn(op(self.connection(), self.keys.clone(), now));
+        let result = match tokio::time::timeout(self.deadline, &mut task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(e)) => Err(StoreError::Unavailable(format!("store task failed: {e}"))),
+            Err(_) => {
+                task.abort();
+                Err(StoreError::Unavailable(format!(
+                    "redis did not answer within {} ms",
+                    self.deadline.as_millis()
+                )))
+            }
         };
         if let Err(StoreError::Unavailable(_) | StoreError::Corrupt(_)) = &result {
             crate::metrics::METRICS
@@ -200,59 +238,65 @@ fn fold_brand(brand: &str) -> String {
 impl Store for RedisStore {
     async fn find_user(&self, brand: &str, identifier: &Identifier) -> StoreResult<Option<User>> {
         let key = self.keys.identifier(&fold_brand(brand), identifier);
-        self.run("find_user", |mut c, now| async move {
-            users::find(&mut c, &self.keys, &key, now).await
+        self.run("find_user", move |mut c, keys, now| async move {
+            users::find(&mut c, &keys, &key, now).await
         })
         .await
     }
 
     async fn get_user(&self, uid: &str) -> StoreResult<Option<User>> {
-        self.run("get_user", |mut c, now| async move {
-            users::load(&mut c, &self.keys, uid, now).await
+        let uid = uid.to_owned();
+        self.run("get_user", move |mut c, keys, now| async move {
+            users::load(&mut c, &keys, &uid, now).await
         })
         .await
     }
 
     async fn find_or_create_user(&self, new: NewUser) -> StoreResult<(User, bool)> {
         users::check_parts(&new.brand, &new.identifiers)?;
-        self.run("find_or_create_user", |mut c, now| async move {
-            users::find_or_create(&mut c, &self.keys, new, now).await
+        self.run("find_or_create_user", move |mut c, keys, now| async move {
+            users::find_or_create(&mut c, &keys, new, now).await
         })
         .await
     }
 
     async fn set_password(&self, uid: &str, password_hash: &str) -> StoreResult<()> {
         non_empty(password_hash, "password hash")?;
-        self.run("set_password", |mut c, _| async move {
-            users::set_field(&mut c, &self.keys, uid, "pw", password_hash).await
+        let (uid, hash) = (uid.to_owned(), password_hash.to_owned());
+        self.run("set_password", move |mut c, keys, _| async move {
+            users::set_field(&mut c, &keys, &uid, "pw", &hash).await
         })
         .await
     }
 
     async fn delete_user(&self, uid: &str) -> StoreResult<bool> {
-        self.run("delete_user", |mut c, _| async move {
-            users::delete(&mut c, &self.keys, uid).await
+        let uid = uid.to_owned();
+        self.run("delete_user", move |mut c, keys, _| async move {
+            users::delete(&mut c, &keys, &uid).await
         })
         .await
     }
 
     async fn lock_user(&self, uid: &str, until: UnixMs) -> StoreResult<()> {
-        self.run("lock_user", |mut c, _| async move {
-            users::set_field(&mut c, &self.keys, uid, "lock", &until.to_string()).await
+        let uid = uid.to_owned();
+        self.run("lock_user", move |mut c, keys, _| async move {
+            users::set_field(&mut c, &keys, &uid, "lock", &until.to_string()).await
         })
         .await
     }
 
     async fn unlock_user(&self, uid: &str) -> StoreResult<()> {
-        self.run("unlock_user", |mut c, _| async move {
-            users::unlock(&mut c, &self.keys, uid).await
+        let uid = uid.to_owned();
+        self.run("unlock_user", move |mut c, keys, _| async move {
+            users::unlock(&mut c, &keys, &uid).await
         })
         .await
     }
 
     async fn list_users(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<User>> {
-        self.run("list_users", |mut c, now| async move {
-            users::list(&mut c, &self.keys, after, limit, now).await
+        let after = after.map(str::to_owned);
+        self.run("list_users", move |mut c, keys, now| async move {
+            users::list(&mut c, &keys, after.as_deref(), limit, now).await
         })
         .await
     }
@@ -262,38 +306,41 @@ impl Store for RedisStore {
             return Err(StoreError::Invalid("uid must not be empty".into()));
         }
         users::check_parts(&user.brand, &user.identifiers)?;
-        self.run("import_user", |mut c, _| async move {
-            users::import(&mut c, &self.keys, user).await
+        self.run("import_user", move |mut c, keys, _| async move {
+            users::import(&mut c, &keys, user).await
         })
         .await
     }
 
     async fn create_session(&self, new: NewSession) -> StoreResult<Session> {
         sessions::check_new(&new)?;
-        self.run("create_session", |mut c, now| async move {
-            sessions::create(&mut c, &self.keys, new, now).await
+        self.run("create_session", move |mut c, keys, now| async move {
+            sessions::create(&mut c, &keys, new, now).await
         })
         .await
     }
 
     async fn get_session(&self, id: &str) -> StoreResult<Option<Session>> {
-        self.run("get_session", |mut c, now| async move {
-            sessions::load(&mut c, &self.keys, id, now).await
+        let id = id.to_owned();
+        self.run("get_session", move |mut c, keys, now| async move {
+            sessions::load(&mut c, &keys, &id, now).await
         })
         .await
     }
 
     async fn stage_password(&self, session_id: &str, password_hash: &str) -> StoreResult<bool> {
         non_empty(password_hash, "password hash")?;
-        self.run("stage_password", |mut c, now| async move {
-            sessions::stage_password(&mut c, &self.keys, session_id, password_hash, now).await
+        let (id, hash) = (session_id.to_owned(), password_hash.to_owned());
+        self.run("stage_password", move |mut c, keys, now| async move {
+            sessions::stage_password(&mut c, &keys, &id, &hash, now).await
         })
         .await
     }
 
     async fn delete_session(&self, id: &str) -> StoreResult<bool> {
-        self.run("delete_session", |mut c, now| async move {
-            sessions::delete(&mut c, &self.keys, id, now).await
+        let id = id.to_owned();
+        self.run("delete_session", move |mut c, keys, now| async move {
+            sessions::delete(&mut c, &keys, &id, now).await
         })
         .await
     }
@@ -307,16 +354,18 @@ impl Store for RedisStore {
         if code_hash.is_empty() {
             return Err(StoreError::Invalid("code hash must not be empty".into()));
         }
-        self.run("put_code", |mut c, now| async move {
+        let (id, hash) = (session_id.to_owned(), code_hash.to_vec());
+        self.run("put_code", move |mut c, keys, now| async move {
             let until = expiry(now, ttl, "code ttl")?;
-            sessions::put_code(&mut c, &self.keys, session_id, code_hash, until, now).await
+            sessions::put_code(&mut c, &keys, &id, &hash, until, now).await
         })
         .await
     }
 
     async fn discard_code(&self, session_id: &str, code_hash: &[u8]) -> StoreResult<bool> {
-        self.run("discard_code", |mut c, _| async move {
-            sessions::discard_code(&mut c, &self.keys, session_id, code_hash).await
+        let (id, hash) = (session_id.to_owned(), code_hash.to_vec());
+        self.run("discard_code", move |mut c, keys, _| async move {
+            sessions::discard_code(&mut c, &keys, &id, &hash).await
         })
         .await
     }
@@ -332,8 +381,9 @@ impl Store for RedisStore {
                 "max_attempts must be at least 1".into(),
             ));
         }
-        self.run("check_code", |mut c, now| async move {
-            sessions::check_code(&mut c, &self.keys, session_id, code_hash, max_attempts, now).await
+        let (id, hash) = (session_id.to_owned(), code_hash.to_vec());
+        self.run("check_code", move |mut c, keys, now| async move {
+            sessions::check_code(&mut c, &keys, &id, &hash, max_attempts, now).await
         })
         .await
     }
@@ -349,9 +399,9 @@ impl Store for RedisStore {
             return Err(StoreError::Invalid("max_sends must be at least 1".into()));
         }
         let key = self.keys.code_sends(&fold_brand(brand), identifier);
-        self.run("count_code_send", |mut c, now| async move {
+        self.run("count_code_send", move |mut c, keys, now| async move {
             let window_end = expiry(now, window, "send window")?;
-            counters::count_send(&mut c, &self.keys, &key, max_sends, window_end, now).await
+            counters::count_send(&mut c, &keys, &key, max_sends, window_end, now).await
         })
         .await
     }
@@ -366,16 +416,24 @@ impl Store for RedisStore {
                 "max_failures must be at least 1".into(),
             ));
         }
-        self.run("record_password_failure", |mut c, now| async move {
-            counters::record_password_failure(&mut c, &self.keys, uid, policy, now).await
-        })
+        let uid = uid.to_owned();
+        self.run(
+            "record_password_failure",
+            move |mut c, keys, now| async move {
+                counters::record_password_failure(&mut c, &keys, &uid, policy, now).await
+            },
+        )
         .await
     }
 
     async fn clear_password_failures(&self, uid: &str) -> StoreResult<()> {
-        self.run("clear_password_failures", |mut c, _| async move {
-            counters::clear_password_failures(&mut c, &self.keys, uid).await
-        })
+        let uid = uid.to_owned();
+        self.run(
+            "clear_password_failures",
+            move |mut c, keys, _| async move {
+                counters::clear_password_failures(&mut c, &keys, &uid).await
+            },
+        )
         .await
     }
 
@@ -387,7 +445,7 @@ impl Store for RedisStore {
             ));
         }
         let key = self.keys.rate_bucket(key);
-        self.run("take_rate_token", |mut c, now| async move {
+        self.run("take_rate_token", move |mut c, _, now| async move {
             counters::take_rate_token(&mut c, &key, bucket, now).await
         })
         .await
@@ -396,8 +454,8 @@ impl Store for RedisStore {
     async fn revoke_token(&self, jti: &str, expires_at: UnixMs) -> StoreResult<()> {
         non_empty(jti, "jti")?;
         let key = self.keys.revoked_token(jti);
-        self.run("revoke_token", |mut c, now| async move {
-            revocations::revoke_until(&mut c, &self.keys, &key, expires_at, now).await
+        self.run("revoke_token", move |mut c, keys, now| async move {
+            revocations::revoke_until(&mut c, &keys, &key, expires_at, now).await
         })
         .await
     }
@@ -405,46 +463,51 @@ impl Store for RedisStore {
     async fn revoke_family(&self, family: &str, expires_at: UnixMs) -> StoreResult<()> {
         non_empty(family, "token family")?;
         let key = self.keys.revoked_family(family);
-        self.run("revoke_family", |mut c, now| async move {
-            revocations::revoke_until(&mut c, &self.keys, &key, expires_at, now).await
+        self.run("revoke_family", move |mut c, keys, now| async move {
+            revocations::revoke_until(&mut c, &keys, &key, expires_at, now).await
         })
         .await
     }
 
     async fn revoke_user_before(&self, uid: &str, issued_before: UnixMs) -> StoreResult<()> {
         non_empty(uid, "uid")?;
-        self.run("revoke_user_before", |mut c, _| async move {
-            revocations::revoke_user_before(&mut c, &self.keys, uid, issued_before).await
+        let uid = uid.to_owned();
+        self.run("revoke_user_before", move |mut c, keys, _| async move {
+            revocations::revoke_user_before(&mut c, &keys, &uid, issued_before).await
         })
         .await
     }
 
     async fn is_revoked(&self, query: RevocationQuery<'_>) -> StoreResult<bool> {
-        self.run("is_revoked", |mut c, now| async move {
-            revocations::is_revoked(&mut c, &self.keys, query, now).await
+        let token = self.keys.revoked_token(query.jti);
+        let user = self.keys.revoked_user(query.uid);
+        let family = query.family.map(|f| self.keys.revoked_family(f));
+        let issued_at = query.issued_at;
+        self.run("is_revoked", move |mut c, _, now| async move {
+            revocations::is_revoked(&mut c, &token, &user, family.as_deref(), issued_at, now).await
         })
         .await
     }
 
     async fn get_or_create_secret(&self, name: &str) -> StoreResult<Vec<u8>> {
         non_empty(name, "secret name")?;
-        self.run("get_or_create_secret", |mut c, _| async move {
-            upkeep::get_or_create_secret(&mut c, &self.keys, name).await
+        let name = name.to_owned();
+        self.run("get_or_create_secret", move |mut c, keys, _| async move {
+            upkeep::get_or_create_secret(&mut c, &keys, &name).await
         })
         .await
     }
 
     async fn health(&self) -> StoreResult<()> {
-        self.run(
-            "health",
-            |mut c, _| async move { upkeep::health(&mut c).await },
-        )
+        self.run("health", |mut c, _, _| async move {
+            upkeep::health(&mut c).await
+        })
         .await
     }
 
     async fn sweep_expired(&self) -> StoreResult<u64> {
-        self.run("sweep", |mut c, now| async move {
-            upkeep::sweep_expired(&mut c, &self.keys, now).await
+        self.run("sweep", |mut c, keys, now| async move {
+            upkeep::sweep_expired(&mut c, &keys, now).await
         })
         .await
     }

@@ -1,7 +1,7 @@
 //! Revoked tokens, families and users in Redis: one key each, written so
 //! that a revocation only ever grows, and read together in one MGET.
 
-use super::super::{RevocationQuery, StoreResult, UnixMs, NEVER};
+use super::super::{StoreResult, UnixMs, NEVER};
 use super::keys::Keys;
 use super::{px, reply};
 use once_cell::sync::Lazy;
@@ -71,17 +71,19 @@ pub async fn revoke_user_before(
     Ok(())
 }
 
+/// Whether the token (key `token`), its user's cut-off (key `user`) or its
+/// family (key `family`) covers a token issued at `issued_at`.
 pub async fn is_revoked(
     c: &mut ConnectionManager,
-    keys: &Keys,
-    query: RevocationQuery<'_>,
+    token: &str,
+    user: &str,
+    family: Option<&str>,
+    issued_at: UnixMs,
     now: UnixMs,
 ) -> StoreResult<bool> {
-    let family = query.family.map(|f| keys.revoked_family(f));
     let mut cmd = redis::cmd("MGET");
-    cmd.arg(keys.revoked_token(query.jti))
-        .arg(keys.revoked_user(query.uid));
-    if let Some(family) = &family {
+    cmd.arg(token).arg(user);
+    if let Some(family) = family {
         cmd.arg(family);
     }
     let values: Vec<Option<String>> = cmd.query_async(c).await?;
@@ -94,7 +96,7 @@ pub async fn is_revoked(
             .transpose()
     };
     let token = read(0)?.is_some_and(|end| end > now);
-    let user = read(1)?.is_some_and(|before| before > query.issued_at);
+    let user = read(1)?.is_some_and(|before| before > issued_at);
     let family = family.is_some() && read(2)?.is_some_and(|end| end > now);
     Ok(token || user || family)
 }
