@@ -74,7 +74,7 @@ impl Snapshot {
         ));
         Ok(Snapshot {
             auth,
-            limits: RateLimits::from_config(&config),
+            limits: RateLimits::from_config_with_store(&config, &shared.store),
             router: Router::new(&config.routes),
             identity_headers: identity_headers(&config),
             clusters,
