@@ -18,6 +18,7 @@
 pub mod clock;
 #[cfg(test)]
 pub mod contract;
+pub mod migrate;
 mod redis;
 mod sqlite;
 mod sweeper;
