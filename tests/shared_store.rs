@@ -319,7 +319,12 @@ async fn a_redis_outage_answers_503_keeps_verified_tokens_and_passes_without_res
         .text()
         .await
         .unwrap_or_default();
-    assert!(metrics.contains("store_errors_total"), "outage counted");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("portcullis_store_errors_total{") && !l.ends_with(" 0")),
+        "the outage is counted:\n{metrics}"
+    );
 
     p.redis.restart();
     for gw in [&p.a, &p.b] {
@@ -333,6 +338,42 @@ async fn a_redis_outage_answers_503_keeps_verified_tokens_and_passes_without_res
     let otp = send_code(&p.a, &p.hook, &session).await;
     let (status, done) = validate(&p.b, &session, &otp).await;
     assert_eq!(status, 200, "logins work again: {done}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redis_password_from_url_env_works_and_never_reaches_the_log() {
+    const PASSWORD: &str = "s3cret-redis-pass-7731";
+    let (up, hook) = (Upstream::start("api").await, Webhook::start().await);
+    let redis = RedisServer::start_with_password(PASSWORD);
+    let gw = Gateway::start_with_env(
+        &format!(
+            "store: {{kind: redis, url_env: PORTCULLIS_TEST_REDIS_URL, key_prefix: \"{PREFIX}\"}}\n\
+             upstreams:\n  api: {{backends: [{}]}}\n\
+             routes:\n  - {{path: /api/, upstream: api}}\n\
+             otp_delivery: {{kind: webhook, url: \"{}\", timeout: 2s}}\n\
+             limits: {{rate: {NO_LIMITS}}}\n\
+             brands:\n  DEMO: {{}}\n",
+            up.address(),
+            hook.url()
+        ),
+        &[("PORTCULLIS_TEST_REDIS_URL", &redis.url())],
+    )
+    .await;
+    let session = open_session(&gw).await;
+    let otp = send_code(&gw, &hook, &session).await;
+    let (status, done) = validate(&gw, &session, &otp).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(ready(&gw).await, 200);
+    let mut redis = redis;
+    redis.stop();
+    assert_eq!(post(&gw, "token/generate", who()).await.0, 503);
+    assert_eq!(ready(&gw).await, 503);
+    let log = gw.log();
+    assert!(
+        !log.contains(PASSWORD),
+        "the Redis password was logged:\n{log}"
+    );
+    assert!(!log.contains(&otp), "the code was logged");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -11,24 +11,41 @@ use std::time::{Duration, Instant};
 /// One `redis-server` child process owned by a test.
 pub struct RedisServer {
     port: u16,
+    password: Option<String>,
     child: Option<Child>,
 }
 
 impl RedisServer {
     /// Starts a server on a free port and waits until it accepts connections.
     pub fn start() -> Self {
+        Self::launch(None)
+    }
+
+    /// Like `start`, refusing clients without `password`.
+    pub fn start_with_password(password: &str) -> Self {
+        Self::launch(Some(password.to_owned()))
+    }
+
+    fn launch(password: Option<String>) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("a free port on loopback");
-        let mut server = RedisServer { port, child: None };
+        let mut server = RedisServer {
+            port,
+            password,
+            child: None,
+        };
         server.restart();
         server
     }
 
-    /// `redis://127.0.0.1:<port>`.
+    /// `redis://127.0.0.1:<port>`, with the password if there is one.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match &self.password {
+            Some(password) => format!("redis://:{password}@127.0.0.1:{}", self.port),
+            None => format!("redis://127.0.0.1:{}", self.port),
+        }
     }
 
     /// Kills the server at once (the data is lost: no persistence).
@@ -42,11 +59,16 @@ impl RedisServer {
     /// Starts the server again on the same port (empty) and waits for it.
     pub fn restart(&mut self) {
         self.stop();
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        command
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--save", ""])
-            .args(["--appendonly", "no"])
+            .args(["--appendonly", "no"]);
+        if let Some(password) = &self.password {
+            command.args(["--requirepass", password]);
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

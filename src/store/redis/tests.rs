@@ -156,3 +156,24 @@ async fn a_store_opens_while_redis_is_down_and_serves_once_it_is_up() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn a_password_in_the_url_is_used_and_a_wrong_one_is_refused_without_echoing_it() {
+    let server = RedisServer::start_with_password("right-pass-5521");
+    let good = open(&server, "auth:", Arc::new(SystemClock));
+    good.health().await.unwrap();
+
+    let mut wrong = settings(&server, "auth:");
+    wrong.url = wrong.url.replace("right-pass-5521", "wrong-pass-9932");
+    let refused = RedisStore::open(&wrong, Arc::new(SystemClock))
+        .unwrap()
+        .health()
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, StoreError::Unavailable(_)), "{refused:?}");
+    assert!(!refused.to_string().contains("pass"), "{refused}");
+    assert!(
+        !format!("{wrong:?}").contains("pass"),
+        "settings hide the URL"
+    );
+}
