@@ -126,7 +126,8 @@ pub struct Store {
     pub pool_size: usize,
     pub connect_timeout: Dur,
     pub command_timeout: Dur,
-    /// How often expired records are swept (SQLite).
+    /// How often expired records are swept (SQLite rows; on Redis, keys
+    /// whose `PX` has not removed them yet and the index of ephemeral keys).
     pub sweep_interval: Dur,
 }
 

@@ -63,3 +63,70 @@ impl<K: Hash + Eq + Send + Sync + Clone + ToString + 'static> SharedLimiter<K> {
         Decision::Allowed { remaining: 0 }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{RedisSettings, RedisStore, SqliteStore, SystemClock};
+    use std::time::Duration;
+
+    const BUCKET: Bucket = Bucket {
+        rps: 0.01,
+        burst: 3,
+    };
+
+    fn limiter(store: Arc<dyn Store>) -> SharedLimiter<String> {
+        SharedLimiter::new(store, KeyedLimiter::new("test", BUCKET, 100), BUCKET)
+    }
+
+    #[tokio::test]
+    async fn two_instances_on_one_store_share_one_bucket() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&dir.path().join("s.db"), Arc::new(SystemClock))
+                .await
+                .unwrap(),
+        );
+        let (a, b) = (limiter(store.clone()), limiter(store));
+        let key = "DEMO|MOBILE|4915112345678".to_string();
+        let mut allowed = 0;
+        for i in 0..6 {
+            let instance = if i % 2 == 0 { &a } else { &b };
+            if let Decision::Allowed { .. } = instance.check(&key, 1).await {
+                allowed += 1;
+            }
+        }
+        assert_eq!(allowed, BUCKET.burst);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_store_leaves_the_decision_to_the_local_bucket() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let store = RedisStore::open(
+            &RedisSettings {
+                url: format!("redis://127.0.0.1:{port}"),
+                key_prefix: "x:".into(),
+                pool_size: 1,
+                connect_timeout: Duration::from_millis(100),
+                command_timeout: Duration::from_millis(100),
+            },
+            Arc::new(SystemClock),
+        )
+        .unwrap();
+        let shared = limiter(Arc::new(store));
+        let key = "10.0.0.1".to_string();
+        for _ in 0..BUCKET.burst {
+            assert!(matches!(
+                shared.check(&key, 1).await,
+                Decision::Allowed { .. }
+            ));
+        }
+        assert!(matches!(
+            shared.check(&key, 1).await,
+            Decision::Limited { .. }
+        ));
+    }
+}
