@@ -1,5 +1,7 @@
 //! How Redis's errors become the store's: every failure of the connection
-//! or of a command is "unavailable". The message never carries the URL.
+//! or of a command is "unavailable", a bad URL is invalid input. Messages
+//! name the error's category and code only: never the server's free text,
+//! never the URL (it may carry a password).
 
 use super::super::StoreError;
 
@@ -12,20 +14,19 @@ impl From<redis::RedisError> for StoreError {
         } else {
             "command failed"
         };
-        StoreError::Unavailable(format!("redis {what}: {}", e.kind_name()))
+        StoreError::Unavailable(format!("redis {what}: {}", category(&e)))
     }
 }
 
-trait KindName {
-    fn kind_name(&self) -> String;
+/// A URL Redis's client refused.
+pub fn bad_url(e: &redis::RedisError) -> StoreError {
+    StoreError::Invalid(format!("store url: {:?}", e.kind()))
 }
 
-impl KindName for redis::RedisError {
-    /// The error's category and code, without the server's free text.
-    fn kind_name(&self) -> String {
-        match self.code() {
-            Some(code) => format!("{:?} ({code})", self.kind()),
-            None => format!("{:?}", self.kind()),
-        }
+/// The error's kind and code, e.g. `AuthenticationFailed` or `ResponseError (NOSCRIPT)`.
+fn category(e: &redis::RedisError) -> String {
+    match e.code() {
+        Some(code) => format!("{:?} ({code})", e.kind()),
+        None => format!("{:?}", e.kind()),
     }
 }

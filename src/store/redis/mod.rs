@@ -121,8 +121,7 @@ impl RedisStore {
     /// Prepares the pool without waiting for Redis: the gateway starts (not
     /// ready) while Redis is down and connects when it comes.
     pub fn open(settings: &RedisSettings, clock: Arc<dyn Clock>) -> StoreResult<Self> {
-        let client = redis::Client::open(settings.url.as_str())
-            .map_err(|e| StoreError::Invalid(format!("store url: {}", e.kind_name_only())))?;
+        let client = redis::Client::open(settings.url.as_str()).map_err(|e| error::bad_url(&e))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(settings.connect_timeout))
             .set_response_timeout(Some(settings.command_timeout))
@@ -190,17 +189,6 @@ impl RedisStore {
                 .inc();
         }
         result
-    }
-}
-
-trait KindNameOnly {
-    fn kind_name_only(&self) -> String;
-}
-
-impl KindNameOnly for redis::RedisError {
-    /// The category of a URL problem; the URL (and its password) stay out.
-    fn kind_name_only(&self) -> String {
-        format!("{:?}", self.kind())
     }
 }
 
