@@ -436,3 +436,66 @@ async fn migrate_copies_users_from_sqlite_to_redis_and_a_second_run_changes_noth
         assert_eq!(found.password_hash, Some(format!("$argon2id$m{i}")));
     }
 }
+
+/// A CA and a certificate for 127.0.0.1 signed by it, written to `dir`.
+fn tls_files(dir: &std::path::Path) -> common::redis_server::TlsFiles {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "portcullis test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("ca key"))
+        .expect("ca certificate");
+    let key = KeyPair::generate().expect("server key");
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("server params");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "redis test server");
+    let cert = params.signed_by(&key, &ca).expect("server certificate");
+    let files = common::redis_server::TlsFiles {
+        cert: dir.join("redis.pem"),
+        key: dir.join("redis.key"),
+        ca: dir.join("ca.pem"),
+    };
+    std::fs::write(&files.cert, cert.pem()).expect("write cert");
+    std::fs::write(&files.key, key.serialize_pem()).expect("write key");
+    std::fs::write(&files.ca, ca.pem()).expect("write ca");
+    files
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_login_works_over_rediss_with_a_verified_certificate() {
+    let certs = tempfile::tempdir().expect("temp dir");
+    let files = tls_files(certs.path());
+    let ca = files.ca.display().to_string();
+    let redis = RedisServer::start_with_tls(files);
+    assert!(redis.url().starts_with("rediss://"));
+    let (up, hook) = (Upstream::start("api").await, Webhook::start().await);
+    let body = format!(
+        "store: {{kind: redis, url: \"{}\", key_prefix: \"{PREFIX}\"}}\n\
+         secrets: {{otp_pepper_env: TEST_OTP_PEPPER}}\n\
+         upstreams:\n  api: {{backends: [{}]}}\n\
+         routes:\n  - {{path: /api/, upstream: api}}\n\
+         otp_delivery: {{kind: webhook, url: \"{}\", timeout: 2s}}\n\
+         limits: {{rate: {NO_LIMITS}}}\n\
+         brands:\n  DEMO: {{}}\n",
+        redis.url(),
+        up.address(),
+        hook.url()
+    );
+    const PEPPER: (&str, &str) = ("TEST_OTP_PEPPER", "a-pepper-of-at-least-32-bytes-for-tests");
+    // The gateway trusts the test CA the way operators add a private CA:
+    // through the system trust store's SSL_CERT_FILE.
+    let gw = Gateway::start_with_env(&body, &[("SSL_CERT_FILE", &ca), PEPPER]).await;
+    let session = open_session(&gw).await;
+    let otp = send_code(&gw, &hook, &session).await;
+    let (status, done) = validate(&gw, &session, &otp).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(ready(&gw).await, 200);
+
+    // Without the CA the certificate is not trusted: not ready, 503.
+    let untrusting = Gateway::start_with_env(&body, &[PEPPER]).await;
+    assert_eq!(ready(&untrusting).await, 503);
+    assert_eq!(post(&untrusting, "token/generate", who()).await.0, 503);
+}

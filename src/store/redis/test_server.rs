@@ -1,9 +1,10 @@
 //! A throwaway `redis-server` for tests: started on a free loopback port
-//! with no persistence, stopped (killed) and started again on the same port
-//! on demand, killed when dropped. Standard library only, so the unit tests
+//! with no persistence (optionally with a password, or TLS only), stopped
+//! (killed) and started again on the same port on demand, killed when dropped. Standard library only, so the unit tests
 //! and the integration harness (`tests/common`) share this one file.
 
 use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -12,21 +13,37 @@ use std::time::{Duration, Instant};
 pub struct RedisServer {
     port: u16,
     password: Option<String>,
+    tls: Option<TlsFiles>,
     child: Option<Child>,
+}
+
+/// PEM files of a TLS-only server: its certificate and key, and the CA.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
 }
 
 impl RedisServer {
     /// Starts a server on a free port and waits until it accepts connections.
     pub fn start() -> Self {
-        Self::launch(None)
+        Self::launch(None, None)
     }
 
     /// Like `start`, refusing clients without `password`.
     pub fn start_with_password(password: &str) -> Self {
-        Self::launch(Some(password.to_owned()))
+        Self::launch(Some(password.to_owned()), None)
     }
 
-    fn launch(password: Option<String>) -> Self {
+    /// Like `start`, speaking TLS only (`rediss://`). Only the integration
+    /// tests use it (they can hand the gateway process a trusted CA).
+    #[allow(dead_code)]
+    pub fn start_with_tls(files: TlsFiles) -> Self {
+        Self::launch(None, Some(files))
+    }
+
+    fn launch(password: Option<String>, tls: Option<TlsFiles>) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -34,17 +51,24 @@ impl RedisServer {
         let mut server = RedisServer {
             port,
             password,
+            tls,
             child: None,
         };
         server.restart();
         server
     }
 
-    /// `redis://127.0.0.1:<port>`, with the password if there is one.
+    /// `redis://127.0.0.1:<port>` (`rediss://` with TLS), with the
+    /// password if there is one.
     pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
         match &self.password {
-            Some(password) => format!("redis://:{password}@127.0.0.1:{}", self.port),
-            None => format!("redis://127.0.0.1:{}", self.port),
+            Some(password) => format!("{scheme}://:{password}@127.0.0.1:{}", self.port),
+            None => format!("{scheme}://127.0.0.1:{}", self.port),
         }
     }
 
@@ -60,8 +84,20 @@ impl RedisServer {
     pub fn restart(&mut self) {
         self.stop();
         let mut command = Command::new("redis-server");
+        let port = self.port.to_string();
+        match &self.tls {
+            None => command.args(["--port", &port]),
+            Some(tls) => command
+                .args(["--port", "0", "--tls-port", &port])
+                .arg("--tls-cert-file")
+                .arg(&tls.cert)
+                .arg("--tls-key-file")
+                .arg(&tls.key)
+                .arg("--tls-ca-cert-file")
+                .arg(&tls.ca)
+                .args(["--tls-auth-clients", "no"]),
+        };
         command
-            .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--save", ""])
             .args(["--appendonly", "no"]);
