@@ -7,7 +7,7 @@
 use super::respond;
 use super::RequestCtx;
 use crate::auth::ApiRequest;
-use crate::limits::{limited_headers, Decision, KeyedLimiter};
+use crate::limits::{limited_headers, Decision};
 use bytes::Bytes;
 use pingora_http::ResponseHeader;
 use pingora_proxy::Session;
@@ -73,19 +73,19 @@ pub fn rate_items(body: &[u8]) -> (u32, Vec<String>) {
 }
 
 /// The first limit this request is over, as (limit, wait).
-fn over_limit(ctx: &RequestCtx, body: &[u8]) -> Option<(u32, Duration)> {
+/// The limits are this instance's own, or shared through the store.
+async fn over_limit(ctx: &RequestCtx, body: &[u8]) -> Option<(u32, Duration)> {
     let limits = &ctx.snapshot.limits;
     let (count, identifiers) = rate_items(body);
     if let (Some(limiter), Some(ip)) = (&limits.auth_per_ip, ctx.client_ip) {
-        if let Decision::Limited { retry_after } = limiter.check(&ip, count) {
-            return Some((limiter.burst, retry_after));
+        if let Decision::Limited { retry_after } = limiter.check(&ip, count).await {
+            return Some((limiter.burst(), retry_after));
         }
     }
-    let per_identifier: Option<&KeyedLimiter<String>> = limits.auth_per_identifier.as_ref();
-    if let Some(limiter) = per_identifier {
+    if let Some(limiter) = &limits.auth_per_identifier {
         for key in &identifiers {
-            if let Decision::Limited { retry_after } = limiter.check(key, 1) {
-                return Some((limiter.burst, retry_after));
+            if let Decision::Limited { retry_after } = limiter.check(key, 1).await {
+                return Some((limiter.burst(), retry_after));
             }
         }
     }
@@ -116,7 +116,7 @@ pub async fn serve(session: &mut Session, ctx: &mut RequestCtx) -> pingora_error
             .await;
         }
     };
-    if let Some((limit, retry_after)) = over_limit(ctx, &body) {
+    if let Some((limit, retry_after)) = over_limit(ctx, &body).await {
         let headers = limited_headers(limit, retry_after);
         let extra: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         return respond::error(session, 429, "Too many requests", &extra, &ctx.request_id).await;
