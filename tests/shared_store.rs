@@ -285,6 +285,41 @@ async fn a_revocation_reaches_both_instances_within_seconds() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_logout_on_one_instance_revokes_the_token_and_its_key_on_the_other() {
+    let p = pair(NO_LIMITS).await;
+    let session = open_session(&p.a).await;
+    let otp = send_code(&p.a, &p.hook, &session).await;
+    let (_, done) = validate(&p.a, &session, &otp).await;
+    let token = done["auth"]["token"].as_str().expect("token").to_string();
+    let key = done["auth"]["key"].as_str().expect("key").to_string();
+    assert_eq!(protected(&p.b, &token).await, 200, "B has it cached now");
+
+    let resp = common::client()
+        .post(p.a.url("/auth/v1/token/expire"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("logout on A");
+    assert_eq!(resp.status().as_u16(), 200);
+
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            protected(&p.b, &token).await == 401
+        })
+        .await,
+        "B refuses the logged-out token within seconds"
+    );
+    let (status, answer) = post(&p.b, "token/regenerate", with(json!({"key": key}))).await;
+    assert_eq!(
+        (status, code(&answer)),
+        (401, 1597),
+        "the key issued with it is revoked too"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_redis_outage_answers_503_keeps_verified_tokens_and_passes_without_restarts() {
     let mut p = pair(NO_LIMITS).await;
     let session = open_session(&p.a).await;
