@@ -9,6 +9,7 @@ use crate::proxy::Proxy;
 use crate::reload::{ReloadOnHangup, Reloader};
 use async_trait::async_trait;
 use pingora_core::apps::http_app::HttpServer;
+use pingora_core::listeners::{L4BufferSettings, ListenerConfig};
 use pingora_core::server::configuration::{Opt, ServerConf};
 use pingora_core::server::{Server, ShutdownWatch};
 use pingora_core::services::background::{background_service, BackgroundService};
@@ -116,8 +117,10 @@ pub fn build(
         Proxy::new(gateway.clone()),
         "portcullis proxy",
     );
+    let buffers =
+        L4BufferSettings::default().read(cfg.server.connection_read_buffer.bytes() as usize);
     for l in &cfg.listen {
-        proxy.add_tcp(&l.address);
+        proxy.add_listener(ListenerConfig::tcp(l.address.as_str()).l4_buffer(buffers));
     }
     server.add_service(proxy);
 

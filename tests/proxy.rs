@@ -339,14 +339,24 @@ async fn the_admin_listener_reports_health_readiness_and_metrics() {
     for _ in 0..3 {
         get_json(&gw.url("/x")).await;
     }
-    let metrics = common::client()
-        .get(gw.admin("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // Pingora counts a request just after its response is written: wait for the last.
+    let mut metrics = String::new();
+    for _ in 0..40 {
+        metrics = common::client()
+            .get(gw.admin("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("route=\"everything\",status=\"200\"} 3")
+            && metrics.contains("portcullis_request_duration_seconds_count{route=\"everything\"} 3")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(metrics.contains("portcullis_build_info{version="));
     assert!(
         metrics.contains(
