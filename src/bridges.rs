@@ -52,6 +52,8 @@ fn identity_to_auth(identity: &Identity) -> Result<TokenIdentity, auth::TokenErr
         device: identity.device.clone(),
         identifiers: identity.identifiers.clone(),
         family: identity.family.clone(),
+        jti: identity.jti.clone(),
+        expires_at: identity.exp,
     })
 }
 
@@ -79,6 +81,11 @@ impl TokenIssuer for Issuer {
 
     async fn verify_key(&self, key: &str) -> Result<TokenIdentity, auth::TokenError> {
         let identity = self.0.verify_key(key).await.map_err(error_to_auth)?;
+        identity_to_auth(&identity)
+    }
+
+    async fn verify_token(&self, token: &str) -> Result<TokenIdentity, auth::TokenError> {
+        let identity = self.0.verify_fresh(token).await.map_err(error_to_auth)?;
         identity_to_auth(&identity)
     }
 

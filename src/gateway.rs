@@ -4,7 +4,7 @@
 
 use crate::auth::{AuthApi, AuthDeps, Settings};
 use crate::bridges::{Issuer, StoreRevocations};
-use crate::config::{AuthMode, Config, ConfigError, Issues};
+use crate::config::{AuthMode, Config, ConfigError, FailMode, Issues};
 use crate::limits::RateLimits;
 use crate::otp::{self, CodeHasher};
 use crate::proxy::cluster::Cluster;
@@ -54,12 +54,12 @@ impl Snapshot {
         let clusters = build_clusters(&config, previous)?;
         let tokens = match previous {
             Some(p) if same(&p.config.tokens, &config.tokens) => p.tokens.clone(),
-            // The proxy serves tokens it can verify when the revocation look-up
-            // fails (fail open).
+            // When the revocation look-up fails, the proxy serves tokens it
+            // can verify unless `tokens.revocation_unavailable.proxy` is closed.
             _ => Arc::new(TokenService::new(
                 &config.tokens,
                 Arc::new(StoreRevocations(shared.store.clone())),
-                true,
+                config.tokens.revocation_unavailable.proxy == FailMode::Open,
             )?),
         };
         let auth = Arc::new(AuthApi::new(
@@ -74,7 +74,7 @@ impl Snapshot {
         ));
         Ok(Snapshot {
             auth,
-            limits: RateLimits::from_config(&config),
+            limits: RateLimits::from_config_with_store(&config, &shared.store),
             router: Router::new(&config.routes),
             identity_headers: identity_headers(&config),
             clusters,
@@ -182,7 +182,8 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Opens the store and loads (or creates, once) the code pepper.
+    /// Opens the store, loads (or creates, once) the code pepper, and makes
+    /// the dummy password hash.
     pub async fn open(config: &Config) -> Result<Shared, ConfigError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = crate::store::open(&config.store, clock.clone())
@@ -193,6 +194,7 @@ impl Shared {
             .map_err(|e| {
                 ConfigError::one("secrets", format!("cannot load the code pepper: {e}"))
             })?;
+        crate::auth::passwords::prepare().await;
         Ok(Shared {
             store,
             hasher,

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod auth;
 pub mod bridges;
+pub mod cli;
 pub mod config;
 pub mod envelope;
 pub mod gateway;

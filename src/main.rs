@@ -1,4 +1,6 @@
-//! The `portcullis` command: run the gateway, check a config file.
+//! The `portcullis` command: run the gateway, check a config file, mint
+//! tokens, write keys, reload, manage accounts (`user`), and migrate users
+//! from SQLite to Redis.
 
 use clap::{Parser, Subcommand, ValueEnum};
 use portcullis::config::{self, ConfigError};
@@ -69,6 +71,28 @@ enum Command {
         /// Folder the files are written to.
         #[arg(long, default_value = ".")]
         out: PathBuf,
+    },
+    /// Accounts for operators: `portcullis user add|show|lock|unlock|delete ...`.
+    User {
+        #[command(subcommand)]
+        command: portcullis::cli::user::UserCommand,
+    },
+    /// Copy the users (the durable part) from the embedded SQLite store to
+    /// Redis. Idempotent: run it again to pick up users added meanwhile.
+    Migrate {
+        /// The source store, `sqlite:PATH`.
+        #[arg(long)]
+        from: String,
+        /// The target, `redis://...` or `rediss://...`.
+        #[arg(long, required_unless_present = "to_env", conflicts_with = "to_env")]
+        to: Option<String>,
+        /// Name of an environment variable holding the target URL (keeps
+        /// its password out of the shell history).
+        #[arg(long)]
+        to_env: Option<String>,
+        /// Key prefix in Redis (the target config's `store.key_prefix`).
+        #[arg(long, default_value = "portcullis:")]
+        key_prefix: String,
     },
     /// Validate a config file, then make the running gateway (the pid in its
     /// `server.pid_file`) reload it without dropping connections (SIGHUP).
@@ -165,6 +189,73 @@ fn mint(command: TokenCommand) -> ExitCode {
     }
 }
 
+/// `portcullis migrate`: copies users from SQLite to Redis.
+fn migrate(from: &str, to: Option<String>, to_env: Option<String>, key_prefix: String) -> ExitCode {
+    use portcullis::store::{
+        migrate::copy_users, RedisSettings, RedisStore, SqliteStore, SystemClock,
+    };
+    let Some(path) = from.strip_prefix("sqlite:") else {
+        eprintln!("--from must be sqlite:PATH");
+        return ExitCode::FAILURE;
+    };
+    let url = match (to, to_env) {
+        (Some(url), _) => url,
+        (None, Some(var)) => match std::env::var(&var) {
+            Ok(url) => url,
+            Err(_) => {
+                eprintln!("--to-env names {var}, which is not set");
+                return ExitCode::FAILURE;
+            }
+        },
+        (None, None) => {
+            eprintln!("--to or --to-env is required");
+            return ExitCode::FAILURE;
+        }
+    };
+    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        eprintln!("--to must start with redis:// or rediss://");
+        return ExitCode::FAILURE;
+    }
+    let path = std::path::PathBuf::from(path);
+    if !path.is_file() {
+        eprintln!("{} does not exist", path.display());
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let settings = RedisSettings {
+        url,
+        key_prefix,
+        pool_size: 1,
+        connect_timeout: std::time::Duration::from_secs(5),
+        command_timeout: std::time::Duration::from_secs(5),
+    };
+    let result = runtime.block_on(async {
+        let clock = Arc::new(SystemClock);
+        let source = SqliteStore::open(&path, clock.clone()).await?;
+        let target = RedisStore::open(&settings, clock)?;
+        copy_users(&source, &target).await
+    });
+    match result {
+        Ok(n) => {
+            println!("copied {n} user(s) from {} to Redis", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("migration failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn init_logs(default_level: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
@@ -207,6 +298,19 @@ fn main() -> ExitCode {
             }
         },
         Command::Token { command } => mint(command),
+        Command::User { command } => match portcullis::cli::user::run(command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Migrate {
+            from,
+            to,
+            to_env,
+            key_prefix,
+        } => migrate(&from, to, to_env, key_prefix),
         Command::Keygen { alg, kid, out } => match portcullis::tokens::keygen(alg, &out, &kid) {
             Ok(files) => {
                 println!("private: {}", files.private.display());

@@ -356,3 +356,24 @@ async fn the_admin_listener_reports_health_readiness_and_metrics() {
     );
     assert!(metrics.contains("portcullis_request_duration_seconds_count{route=\"everything\"} 3"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_auth_body_that_trickles_in_too_slowly_gets_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gw = Gateway::start("limits: {body_read_timeout: 500ms}\n").await;
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", gw.port))
+        .await
+        .unwrap();
+    s.write_all(b"POST /auth/v1/token/generate HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\"")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
+    assert!(
+        read.is_ok(),
+        "the gateway answers and closes instead of waiting"
+    );
+    let raw = String::from_utf8_lossy(&out);
+    assert!(raw.starts_with("HTTP/1.1 408"), "{raw}");
+    assert_eq!(json_body(&raw)["status"]["code"], 408);
+}

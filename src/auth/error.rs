@@ -38,6 +38,24 @@ pub enum AuthError {
     OtpAttemptsExhausted,
     #[error("password given for a brand without passwords")]
     PasswordNotEnabled,
+    #[error("a new user on a password brand gave no password")]
+    PasswordRequired,
+    #[error("password and confirmPassword differ")]
+    PasswordMismatch,
+    #[error("password does not meet the policy")]
+    PasswordPolicy,
+    #[error("new password is the current one")]
+    PasswordReused,
+    #[error("wrong password, no password, or no such account")]
+    InvalidPassword,
+    #[error("account locked after too many wrong passwords")]
+    AccountLocked,
+    #[error("token refused: {0}")]
+    TokenRefused(&'static str),
+    #[error("token cannot be expired: {0}")]
+    CannotExpireToken(&'static str),
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
     #[error("key refused: {0}")]
     InvalidKey(&'static str),
     #[error("token cannot be regenerated: {0}")]
@@ -78,6 +96,15 @@ impl AuthError {
             AuthError::InvalidOtp => Code::InvalidOtp,
             AuthError::OtpAttemptsExhausted => Code::OtpAttemptsExhausted,
             AuthError::PasswordNotEnabled => Code::PasswordNotEnabled,
+            AuthError::PasswordRequired => Code::PasswordRequired,
+            AuthError::PasswordMismatch => Code::PasswordMismatch,
+            AuthError::PasswordPolicy => Code::PasswordPolicy,
+            AuthError::PasswordReused => Code::PasswordReused,
+            AuthError::InvalidPassword => Code::InvalidPassword,
+            AuthError::AccountLocked => Code::PasswordAttemptsExhausted,
+            AuthError::TokenRefused(_) => Code::TokenExpired,
+            AuthError::CannotExpireToken(_) => Code::CannotExpireToken,
+            AuthError::Hashing(_) => Code::Internal,
             AuthError::InvalidKey(_) => Code::InvalidKey,
             AuthError::CannotRegenerate(_) => Code::CannotRegenerate,
             AuthError::Store(StoreError::Unavailable(_)) => Code::Unavailable,

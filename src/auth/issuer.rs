@@ -69,6 +69,10 @@ pub struct TokenIdentity {
     pub identifiers: Vec<String>,
     /// `fam`; `None` when the token has none (then it cannot be regenerated).
     pub family: Option<String>,
+    /// `jti`, for revoking this one token.
+    pub jti: Option<String>,
+    /// `exp` in seconds since the epoch; `None` for a key without one.
+    pub expires_at: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -97,6 +101,11 @@ pub trait TokenIssuer: Send + Sync {
     /// Full verification: signature, issuer, audience, `exp` when present,
     /// revocation. Any role is returned; the caller checks it.
     async fn verify_key(&self, key: &str) -> Result<TokenIdentity, TokenError>;
+
+    /// Full verification of a token presented now (password/change):
+    /// signature, issuer, audience, `exp` required and not past, revocation
+    /// looked up afresh (no cache). Any role is returned; the caller checks it.
+    async fn verify_token(&self, token: &str) -> Result<TokenIdentity, TokenError>;
 
     /// Verification apart from `exp`: accepted when not expired or expired
     /// no longer than `window` ago; signature, issuer, audience and

@@ -23,19 +23,46 @@
 //! - A regenerated token keeps the family of the key or token presented.
 //! - Batch items run in order, one after the other; a batch-level refusal
 //!   (empty, too long, array to a non-batch endpoint) is one 400 envelope.
+//! - Passwords are compared after NFKC; a password field longer than 1 KiB
+//!   is 1519, a password over 128 bytes (normalised) is 1542.
+//! - The wrong password that reaches `password.max_attempts` already
+//!   answers 1530 (as the last wrong code answers 1518). Locks by an
+//!   operator (`portcullis user lock`) answer 1530 too.
+//! - On a password brand, token/generate for an existing account needs no
+//!   password; one given is staged and committed by the OTP like a reset. A
+//!   reset committed by the OTP lifts a lockout (not an operator's lock).
+//! - password/change and token/expire take the token from
+//!   `Authorization: Bearer` or the body's `token` (neither: 1519). A
+//!   password/change token that is expired, revoked, invalid or not USER
+//!   is 1529; a missing `newPassword` is 1519. token/expire accepts a token
+//!   expired within `regenerate_window` (so it can no longer be
+//!   regenerated); one that does not verify is 1531.
+//! - /user/login: an `emailId` that is not an e-mail address is 404, an
+//!   account without password 405; a wrong method is 405 and a wrong
+//!   content type 415 in the login's own body shape.
 
 pub mod batch;
 pub mod codes;
 pub mod error;
+mod grant;
 pub mod issuer;
 mod otp_generate;
 mod otp_validate;
+mod password_change;
+mod password_check;
+mod password_fields;
+mod password_forget;
+mod password_validate;
+pub mod passwords;
+mod presented_token;
 pub mod routing;
 mod session;
 pub mod settings;
 mod staged_password;
+mod token_expire;
 mod token_generate;
 mod token_regenerate;
+mod user_login;
 pub mod validation;
 pub mod wire;
 
@@ -106,8 +133,10 @@ impl AuthApi {
             }
         };
         let label = endpoint.label();
-        if !served(endpoint) {
-            return refuse(label, family, &AuthError::NotAvailable);
+        if endpoint == Endpoint::UserLogin {
+            let (code, response) = user_login::handle(self, &req).await;
+            count(label, family, code);
+            return response;
         }
         if req.method != http::Method::POST {
             return refuse(label, family, &AuthError::MethodNotAllowed);
@@ -125,13 +154,14 @@ impl AuthApi {
         match batch::items(endpoint, &body, self.settings.batch_max) {
             Err(e) => refuse(label, family, &e),
             Ok(Items::One(item)) => {
-                let (code, value) = self.answer(family, endpoint, item).await;
+                let authorization = req.authorization.as_deref();
+                let (code, value) = self.answer(family, endpoint, authorization, item).await;
                 ApiResponse::json(code.http_status(), &value)
             }
             Ok(Items::Many(list)) => {
                 let mut answers = Vec::with_capacity(list.len());
                 for item in list {
-                    answers.push(self.answer(family, endpoint, item).await.1);
+                    answers.push(self.answer(family, endpoint, None, item).await.1);
                 }
                 ApiResponse::json(200, &Value::Array(answers))
             }
@@ -139,8 +169,14 @@ impl AuthApi {
     }
 
     /// Runs one item and counts its answer.
-    async fn answer(&self, family: Family, endpoint: Endpoint, item: &Value) -> (Code, Value) {
-        let outcome = self.run(family, endpoint, item).await;
+    async fn answer(
+        &self,
+        family: Family,
+        endpoint: Endpoint,
+        authorization: Option<&str>,
+        item: &Value,
+    ) -> (Code, Value) {
+        let outcome = self.run(family, endpoint, authorization, item).await;
         if let Err(e) = &outcome {
             log_refusal(endpoint.label(), family, e);
         }
@@ -153,6 +189,7 @@ impl AuthApi {
         &self,
         family: Family,
         endpoint: Endpoint,
+        authorization: Option<&str>,
         item: &Value,
     ) -> Result<Reply, AuthError> {
         let client = family.client().ok_or(AuthError::NotAvailable)?;
@@ -162,24 +199,13 @@ impl AuthApi {
             Endpoint::OtpGenerate => otp_generate::run(self, client, fields).await,
             Endpoint::OtpValidate => otp_validate::run(self, client, fields).await,
             Endpoint::TokenRegenerate => token_regenerate::run(self, client, fields).await,
-            Endpoint::PasswordValidate
-            | Endpoint::PasswordChange
-            | Endpoint::PasswordForget
-            | Endpoint::TokenExpire
-            | Endpoint::UserLogin => Err(AuthError::NotAvailable),
+            Endpoint::PasswordValidate => password_validate::run(self, client, fields).await,
+            Endpoint::PasswordForget => password_forget::run(self, client, fields).await,
+            Endpoint::PasswordChange => password_change::run(self, authorization, fields).await,
+            Endpoint::TokenExpire => token_expire::run(self, authorization, fields).await,
+            Endpoint::UserLogin => Err(AuthError::NotAvailable),
         }
     }
-}
-
-/// Endpoints this version serves; the others answer 404 "not available".
-fn served(endpoint: Endpoint) -> bool {
-    matches!(
-        endpoint,
-        Endpoint::TokenGenerate
-            | Endpoint::OtpGenerate
-            | Endpoint::OtpValidate
-            | Endpoint::TokenRegenerate
-    )
 }
 
 /// A whole-request refusal, counted.

@@ -3,14 +3,17 @@
 //! no pending code is 1537. A right code consumes code and session, creates
 //! the user on first login (committing a password staged on the session),
 //! and issues a USER token, plus an AUTH key on mobile, sharing one family.
+//! A password staged by password/forget replaces the old one and lifts a
+//! lockout (not an operator's lock without end).
 
 use super::error::AuthError;
-use super::issuer::{Mint, Role};
+use super::grant;
+use super::issuer::Role;
 use super::session::bound_session;
-use super::validation::{claim, Common, Fields};
+use super::validation::{Common, Fields};
 use super::wire::{LoginView, Reply};
 use super::AuthApi;
-use crate::store::{CodeCheck, Family, NewUser, Session};
+use crate::store::{CodeCheck, Family, NewUser, Session, User, NEVER};
 
 pub(super) async fn run(
     api: &AuthApi,
@@ -55,39 +58,44 @@ async fn finish_login(
     if let (false, Some(hash)) = (created, staged) {
         api.store.set_password(&user.uid, &hash).await?;
         user.password_hash = Some(hash);
+        lift_lockout(api, &mut user).await?;
     }
 
-    let brand = common.brand.name.to_owned();
-    let identifiers: Vec<String> = user.identifiers.iter().map(claim).collect();
-    let family_id = api.tokens.new_family();
-    let mint = |role: Role, ttl| Mint {
-        uid: user.uid.clone(),
-        brand: brand.clone(),
-        role,
-        device: session.device_id.clone(),
-        identifiers: identifiers.clone(),
-        family: family_id.clone(),
-        ttl,
-    };
     let policy = common.brand.policy;
-    let token = api
-        .tokens
-        .mint(&mint(Role::User, Some(api.settings.access_ttl(policy))))
-        .map_err(AuthError::TokenService)?;
-    let key = match session.family {
+    let key_ttl = match session.family {
         Family::Web => None,
-        Family::Mobile => Some(
-            api.tokens
-                .mint(&mint(Role::Auth, api.settings.key_ttl(policy)))
-                .map_err(AuthError::TokenService)?,
-        ),
+        Family::Mobile => Some(api.settings.key_ttl(policy)),
     };
+    let grant = grant::issue(
+        api,
+        &user,
+        common.brand.name,
+        session.device_id.clone(),
+        api.settings.access_ttl(policy),
+        key_ttl,
+    )?;
 
     Ok(Reply::Login(LoginView {
-        token: Some(token),
-        key,
+        token: Some(grant.token),
+        key: grant.key,
         session_id: None,
         role: Role::User,
         registered_for_password: user.password_hash.is_some(),
     }))
+}
+
+/// A password reset (password/forget, validated by the code) is what the
+/// lockout message asks for, so it lifts a lockout and its counted failures.
+/// An operator's lock without end stays.
+async fn lift_lockout(api: &AuthApi, user: &mut User) -> Result<(), AuthError> {
+    match user.locked_until {
+        Some(NEVER) => Ok(()),
+        Some(_) => {
+            api.store.unlock_user(&user.uid).await?;
+            user.locked_until = None;
+            tracing::info!(uid = %user.uid, brand = %user.brand, "account unlocked by a password reset");
+            Ok(())
+        }
+        None => Ok(api.store.clear_password_failures(&user.uid).await?),
+    }
 }

@@ -29,9 +29,7 @@ impl Family {
     }
 }
 
-/// Every endpoint of the contract. The ones of issue 5 are named here so that
-/// routing already knows them; `AuthApi` answers them "not available" until
-/// their flows exist.
+/// Every endpoint of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Endpoint {
     TokenGenerate,

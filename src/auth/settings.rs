@@ -16,6 +16,15 @@ pub struct Settings {
     pub regenerate_window: Duration,
     pub batch_max: usize,
     pub body_max: u64,
+    /// `POST /user/login`, when the config has a `login` section.
+    pub login: Option<LoginSettings>,
+}
+
+/// `login`: the brand `/user/login` logs into and its token lifetime.
+#[derive(Debug, Clone)]
+pub struct LoginSettings {
+    pub brand: String,
+    pub token_ttl: Duration,
 }
 
 /// A configured brand: its canonical (upper case) name and its policy.
@@ -39,6 +48,10 @@ impl Settings {
             regenerate_window: cfg.tokens.regenerate_window.get(),
             batch_max: cfg.limits.batch_max,
             body_max: cfg.limits.body_max.bytes(),
+            login: cfg.login.as_ref().map(|l| LoginSettings {
+                brand: l.brand.clone(),
+                token_ttl: l.token_ttl.get(),
+            }),
         }
     }
 
@@ -47,6 +60,15 @@ impl Settings {
         self.brands
             .get_key_value(&name.to_ascii_uppercase())
             .map(|(name, policy)| BrandRef { name, policy })
+    }
+
+    /// The brand's lockout as the store takes it; `None` when disabled.
+    pub fn lockout(&self, brand: &Brand) -> Option<crate::store::LockoutPolicy> {
+        brand.lockout.enabled.then(|| crate::store::LockoutPolicy {
+            max_failures: brand.password.max_attempts.max(1),
+            window: brand.lockout.window.get(),
+            period: brand.lockout.period.get(),
+        })
     }
 
     /// Lifetime of a USER token: the brand's override, else `tokens.access_ttl`.

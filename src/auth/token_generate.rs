@@ -18,12 +18,12 @@ pub(super) async fn run(
 ) -> Result<Reply, AuthError> {
     let common = Common::read(&fields, &api.settings, family)?;
     let contact = contact(&fields, &common.identifier)?;
-    let staged_password_hash = staged_password::on_token_generate(&fields, common.brand)?;
-
     let user = api
         .store
         .find_user(common.brand.name, &common.identifier)
         .await?;
+    let staged_password_hash =
+        staged_password::on_token_generate(&fields, common.brand, user.is_some()).await?;
     let registered_for_password = user.is_some_and(|u| u.password_hash.is_some());
 
     let session = api

@@ -131,7 +131,8 @@ pub struct Store {
     pub pool_size: usize,
     pub connect_timeout: Dur,
     pub command_timeout: Dur,
-    /// How often expired records are swept (SQLite).
+    /// How often expired records are swept (SQLite rows; on Redis, keys
+    /// whose `PX` has not removed them yet and the index of ephemeral keys).
     pub sweep_interval: Dur,
 }
 
@@ -253,6 +254,36 @@ pub struct Tokens {
     pub cookie: Option<String>,
     pub cache: TokenCache,
     pub trusted_issuers: Vec<TrustedIssuer>,
+    /// What a verified token gets when the revocation look-up fails (store down).
+    pub revocation_unavailable: RevocationUnavailable,
+}
+
+/// Accept (`open`) or refuse (`closed`) a verified token whose revocation
+/// state cannot be read.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FailMode {
+    Open,
+    Closed,
+}
+
+/// The revocation failure policy, per side of the gateway.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RevocationUnavailable {
+    /// Proxied routes: `open` keeps serving tokens that verify.
+    pub proxy: FailMode,
+    /// The login API (token/regenerate, API keys): `closed` by default.
+    pub auth_api: FailMode,
+}
+
+impl Default for RevocationUnavailable {
+    fn default() -> Self {
+        RevocationUnavailable {
+            proxy: FailMode::Open,
+            auth_api: FailMode::Closed,
+        }
+    }
 }
 
 impl Default for Tokens {
@@ -269,6 +300,7 @@ impl Default for Tokens {
             cookie: None,
             cache: TokenCache::default(),
             trusted_issuers: Vec::new(),
+            revocation_unavailable: RevocationUnavailable::default(),
         }
     }
 }
@@ -469,6 +501,8 @@ pub struct Limits {
     pub trusted_proxies: Vec<IpNet>,
     pub max_header_count: usize,
     pub max_header_bytes: Size,
+    /// Total time an auth API request body may take to arrive (408 beyond).
+    pub body_read_timeout: Dur,
 }
 
 impl Default for Limits {
@@ -480,6 +514,7 @@ impl Default for Limits {
             trusted_proxies: Vec::new(),
             max_header_count: 100,
             max_header_bytes: Size(32 * 1024),
+            body_read_timeout: Dur::secs(10),
         }
     }
 }

@@ -1,27 +1,80 @@
 //! Rate limiting: token buckets (governor's GCRA) per client IP and per
 //! identifier on the auth API, per token subject on proxied routes. Keyed
 //! state lives in a bounded cache, so an attacker cycling keys cannot grow
-//! memory without limit.
+//! memory without limit. With `limits.rate.shared` the two auth limits live
+//! in the store instead, shared by every instance.
 
 mod keyed;
+mod shared;
 
 pub use keyed::{limited_headers, Decision, KeyedLimiter};
+pub use shared::SharedLimiter;
 
 use crate::config::{Bucket, Config};
+use crate::store::Store;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+/// An auth limit: this instance's own, or shared through the store.
+pub enum AuthLimiter<K> {
+    Local(KeyedLimiter<K>),
+    Shared(SharedLimiter<K>),
+}
+
+impl<K: std::hash::Hash + Eq + Send + Sync + Clone + ToString + 'static> AuthLimiter<K> {
+    /// Takes `n` tokens for `key`, or says how long to wait.
+    pub async fn check(&self, key: &K, n: u32) -> Decision {
+        match self {
+            AuthLimiter::Local(limiter) => limiter.check(key, n),
+            AuthLimiter::Shared(limiter) => limiter.check(key, n).await,
+        }
+    }
+
+    pub fn burst(&self) -> u32 {
+        match self {
+            AuthLimiter::Local(limiter) => limiter.burst,
+            AuthLimiter::Shared(limiter) => limiter.burst(),
+        }
+    }
+}
+
 /// Every limiter one config snapshot defines.
 pub struct RateLimits {
-    pub auth_per_ip: Option<KeyedLimiter<IpAddr>>,
-    pub auth_per_identifier: Option<KeyedLimiter<String>>,
+    pub auth_per_ip: Option<AuthLimiter<IpAddr>>,
+    pub auth_per_identifier: Option<AuthLimiter<String>>,
     pub proxy_per_subject: Option<Arc<KeyedLimiter<String>>>,
     /// Routes with their own `rate`, by route index.
     pub per_route: HashMap<usize, Arc<KeyedLimiter<String>>>,
 }
 
 impl RateLimits {
+    /// The limits of `cfg`; the auth limits go through `store` when
+    /// `limits.rate.shared` is set.
+    pub fn from_config_with_store(cfg: &Config, store: &Arc<dyn Store>) -> Self {
+        let mut limits = Self::from_config(cfg);
+        if cfg.limits.rate.shared {
+            fn share<K: std::hash::Hash + Eq + Send + Sync + Clone + ToString + 'static>(
+                limiter: Option<AuthLimiter<K>>,
+                bucket: Option<Bucket>,
+                store: &Arc<dyn Store>,
+            ) -> Option<AuthLimiter<K>> {
+                match (limiter, bucket) {
+                    (Some(AuthLimiter::Local(local)), Some(bucket)) => Some(AuthLimiter::Shared(
+                        SharedLimiter::new(store.clone(), local, bucket),
+                    )),
+                    (other, _) => other,
+                }
+            }
+            let rate = &cfg.limits.rate;
+            limits.auth_per_ip = share(limits.auth_per_ip, rate.auth_per_ip, store);
+            limits.auth_per_identifier =
+                share(limits.auth_per_identifier, rate.auth_per_identifier, store);
+        }
+        limits
+    }
+
+    /// The limits of `cfg`, all kept by this instance.
     pub fn from_config(cfg: &Config) -> Self {
         let rate = &cfg.limits.rate;
         let max = rate.max_keys;
@@ -33,8 +86,9 @@ impl RateLimits {
             bucket.map(|b| KeyedLimiter::new(name, b, max))
         }
         RateLimits {
-            auth_per_ip: make("auth_per_ip", &rate.auth_per_ip, max),
-            auth_per_identifier: make("auth_per_identifier", &rate.auth_per_identifier, max),
+            auth_per_ip: make("auth_per_ip", &rate.auth_per_ip, max).map(AuthLimiter::Local),
+            auth_per_identifier: make("auth_per_identifier", &rate.auth_per_identifier, max)
+                .map(AuthLimiter::Local),
             proxy_per_subject: make("proxy_per_subject", &rate.proxy_per_subject, max)
                 .map(Arc::new),
             per_route: cfg

@@ -1,13 +1,13 @@
 //! The dispatch point for requests the gateway answers itself: the auth API
 //! (`/auth/v1/...`, `/user/login`). Reads the body within `limits.body_max`
-//! (413 beyond), applies the auth rate limits (per client IP and per
+//! (413 beyond) and `limits.body_read_timeout` (408 beyond), applies the auth rate limits (per client IP and per
 //! identifier, one token per batch item), hands the request to the `auth`
 //! module and writes its answer.
 
 use super::respond;
 use super::RequestCtx;
 use crate::auth::ApiRequest;
-use crate::limits::{limited_headers, Decision, KeyedLimiter};
+use crate::limits::{limited_headers, Decision};
 use bytes::Bytes;
 use pingora_http::ResponseHeader;
 use pingora_proxy::Session;
@@ -38,7 +38,8 @@ pub async fn read_body(session: &mut Session, max: u64) -> pingora_error::Result
 }
 
 /// The items of a body for rate limiting: how many, and the identifier key
-/// (`BRAND|TYPE|value`, normalised) of each that names one. A body that is
+/// (`BRAND|TYPE|value`, normalised; `LOGIN|EMAIL|value` for the `emailId`
+/// of /user/login) of each that names one. A body that is
 /// not JSON counts as one item with no identifier; the auth module rejects it.
 pub fn rate_items(body: &[u8]) -> (u32, Vec<String>) {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
@@ -52,6 +53,10 @@ pub fn rate_items(body: &[u8]) -> (u32, Vec<String>) {
         .iter()
         .filter_map(|item| {
             let field = |name: &str| item.get(name).and_then(|v| v.as_str()).map(str::trim);
+            if let (None, Some(email)) = (field("identifierType"), field("emailId")) {
+                // /user/login names its account by `emailId` alone.
+                return Some(format!("LOGIN|EMAIL|{}", email.to_lowercase()));
+            }
             let kind = field("identifierType")?;
             let value = field("identifierValue")?;
             let brand = field("brand").unwrap_or("");
@@ -68,19 +73,19 @@ pub fn rate_items(body: &[u8]) -> (u32, Vec<String>) {
 }
 
 /// The first limit this request is over, as (limit, wait).
-fn over_limit(ctx: &RequestCtx, body: &[u8]) -> Option<(u32, Duration)> {
+/// The limits are this instance's own, or shared through the store.
+async fn over_limit(ctx: &RequestCtx, body: &[u8]) -> Option<(u32, Duration)> {
     let limits = &ctx.snapshot.limits;
     let (count, identifiers) = rate_items(body);
     if let (Some(limiter), Some(ip)) = (&limits.auth_per_ip, ctx.client_ip) {
-        if let Decision::Limited { retry_after } = limiter.check(&ip, count) {
-            return Some((limiter.burst, retry_after));
+        if let Decision::Limited { retry_after } = limiter.check(&ip, count).await {
+            return Some((limiter.burst(), retry_after));
         }
     }
-    let per_identifier: Option<&KeyedLimiter<String>> = limits.auth_per_identifier.as_ref();
-    if let Some(limiter) = per_identifier {
+    if let Some(limiter) = &limits.auth_per_identifier {
         for key in &identifiers {
-            if let Decision::Limited { retry_after } = limiter.check(key, 1) {
-                return Some((limiter.burst, retry_after));
+            if let Decision::Limited { retry_after } = limiter.check(key, 1).await {
+                return Some((limiter.burst(), retry_after));
             }
         }
     }
@@ -89,12 +94,29 @@ fn over_limit(ctx: &RequestCtx, body: &[u8]) -> Option<(u32, Duration)> {
 
 /// Answers an auth API request completely.
 pub async fn serve(session: &mut Session, ctx: &mut RequestCtx) -> pingora_error::Result<()> {
-    let max = ctx.snapshot.config.limits.body_max.bytes();
-    let Some(body) = read_body(session, max).await? else {
-        session.set_keepalive(None);
-        return respond::error(session, 413, "Request body too large", &[], &ctx.request_id).await;
+    let limits = &ctx.snapshot.config.limits;
+    let (max, deadline) = (limits.body_max.bytes(), limits.body_read_timeout.get());
+    let body = match tokio::time::timeout(deadline, read_body(session, max)).await {
+        Ok(Ok(Some(body))) => body,
+        Ok(Ok(None)) => {
+            session.set_keepalive(None);
+            return respond::error(session, 413, "Request body too large", &[], &ctx.request_id)
+                .await;
+        }
+        Ok(Err(e)) => return Err(e),
+        Err(_) => {
+            session.set_keepalive(None);
+            return respond::error(
+                session,
+                408,
+                "Request body not received in time",
+                &[],
+                &ctx.request_id,
+            )
+            .await;
+        }
     };
-    if let Some((limit, retry_after)) = over_limit(ctx, &body) {
+    if let Some((limit, retry_after)) = over_limit(ctx, &body).await {
         let headers = limited_headers(limit, retry_after);
         let extra: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         return respond::error(session, 429, "Too many requests", &extra, &ctx.request_id).await;
@@ -147,6 +169,10 @@ mod tests {
             vec!["DEMO|MOBILE|4912345678", "DEMO|EMAIL|a@example.com"]
         );
         assert_eq!(rate_items(b"not json"), (1, vec![]));
+        assert_eq!(
+            rate_items(br#"{"emailId":" Ann@Example.com","password":"x"}"#),
+            (1, vec!["LOGIN|EMAIL|ann@example.com".to_string()])
+        );
         assert_eq!(rate_items(b"[]").0, 1);
     }
 }

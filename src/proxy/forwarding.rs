@@ -57,7 +57,9 @@ pub fn request_id(incoming: Option<&str>, peer_trusted: bool) -> String {
         }
     }
     // From the thread's CSPRNG: no system call per request.
-    uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string()
+    uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .to_string()
 }
 
 /// Removes hop-by-hop headers, including those named in `Connection`.

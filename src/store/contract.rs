@@ -1,5 +1,5 @@
 //! The behaviour every [`Store`] implementation owes the flows, written once
-//! and run against each backend (SQLite now, Redis later) with the store's
+//! and run against each backend (SQLite and a real redis-server) with the store's
 //! own [`ManualClock`], so expiry is checked without sleeping.
 
 use super::*;

@@ -18,10 +18,13 @@
 pub mod clock;
 #[cfg(test)]
 pub mod contract;
+pub mod migrate;
+mod redis;
 mod sqlite;
 mod sweeper;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use redis::{RedisSettings, RedisStore};
 pub use sqlite::SqliteStore;
 pub use sweeper::spawn_sweeper;
 
@@ -460,7 +463,8 @@ pub(crate) fn random_id() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Opens the store the config names. Only SQLite exists so far.
+/// Opens the store the config names. A Redis store does not wait for
+/// Redis: it connects on first use and reconnects by itself.
 pub async fn open(
     config: &crate::config::Store,
     clock: Arc<dyn Clock>,
@@ -470,8 +474,9 @@ pub async fn open(
             let store = SqliteStore::open(&config.path, clock).await?;
             Ok(Arc::new(store))
         }
-        crate::config::StoreKind::Redis => Err(StoreError::Invalid(
-            "store.kind redis is not implemented yet".into(),
-        )),
+        crate::config::StoreKind::Redis => {
+            let settings = RedisSettings::from_config(config)?;
+            Ok(Arc::new(RedisStore::open(&settings, clock)?))
+        }
     }
 }

@@ -26,13 +26,17 @@ pub struct TokenService {
     pub(crate) cache: VerifiedCache,
     pub(crate) revocations: Arc<dyn Revocations>,
     pub(crate) fail_open: bool,
+    /// Like `fail_open`, for the login API's checks (keys, regeneration).
+    pub(crate) auth_fail_open: bool,
     pub(crate) refetch_interval: Duration,
 }
 
 impl TokenService {
     /// Loads every signing key (creating a `create_if_missing` secret file)
     /// and prepares trusted issuers; reports every key problem with its path.
-    /// `fail_open`: accept tokens when the revocation look-up errors.
+    /// `fail_open`: accept tokens on proxied routes when the revocation
+    /// look-up errors; the login API's checks follow
+    /// `tokens.revocation_unavailable.auth_api`.
     pub fn new(
         cfg: &Tokens,
         revocations: Arc<dyn Revocations>,
@@ -71,6 +75,7 @@ impl TokenService {
             ),
             revocations,
             fail_open,
+            auth_fail_open: cfg.revocation_unavailable.auth_api == crate::config::FailMode::Open,
             refetch_interval: UNKNOWN_KID_REFETCH_INTERVAL,
         })
     }

@@ -43,7 +43,7 @@ impl TokenService {
             match self.cache.freshness(&hit) {
                 Freshness::Fresh => return Ok(hit.identity.clone()),
                 Freshness::Recheck => {
-                    match self.check_revocation(&hit.identity).await {
+                    match self.check_revocation(&hit.identity, self.fail_open).await {
                         // Also when failing open: one look-up per interval per
                         // token, not one per request, while the store is down.
                         Ok(()) => self.cache.mark_checked(&hit),
@@ -58,7 +58,10 @@ impl TokenService {
                 Freshness::Ended => self.cache.forget(key),
             }
         }
-        let identity = Arc::new(self.verify_uncached(token, Expiry::Required).await?);
+        let identity = Arc::new(
+            self.verify_uncached(token, Expiry::Required, self.fail_open)
+                .await?,
+        );
         if let Some(exp) = identity.exp {
             let ttl = Duration::from_secs(exp).saturating_sub(now()?);
             self.cache.insert(key, token, identity.clone(), ttl);
@@ -70,11 +73,21 @@ impl TokenService {
     /// `X-API-Key`): every check, but `exp` may be absent (keys never expire
     /// unless `key_ttl` is set); when present it is enforced.
     pub async fn verify_key(&self, token: &str) -> Result<Identity, VerifyError> {
-        let identity = self.verify_uncached(token, Expiry::Optional).await?;
+        let identity = self
+            .verify_uncached(token, Expiry::Optional, self.auth_fail_open)
+            .await?;
         if identity.own_role != Some(Role::Auth) {
             return Err(VerifyError::invalid("not an AUTH key of this gateway"));
         }
         Ok(identity)
+    }
+
+    /// Verifies a token presented to the login API (password/change): every
+    /// check, `exp` required, revocation looked up now rather than through
+    /// the cache, so a token revoked a moment ago is refused at once.
+    pub async fn verify_fresh(&self, token: &str) -> Result<Identity, VerifyError> {
+        self.verify_uncached(token, Expiry::Required, self.auth_fail_open)
+            .await
     }
 
     /// Verifies a token of this gateway for web regeneration: every check,
@@ -85,7 +98,11 @@ impl TokenService {
         window: Duration,
     ) -> Result<Identity, VerifyError> {
         let identity = self
-            .verify_uncached(token, Expiry::PastWithin(window.as_secs()))
+            .verify_uncached(
+                token,
+                Expiry::PastWithin(window.as_secs()),
+                self.auth_fail_open,
+            )
             .await?;
         if !identity.own {
             return Err(VerifyError::invalid(
@@ -95,7 +112,13 @@ impl TokenService {
         Ok(identity)
     }
 
-    async fn verify_uncached(&self, token: &str, rule: Expiry) -> Result<Identity, VerifyError> {
+    /// Every check of `rule`; `fail_open` decides a failing revocation look-up.
+    async fn verify_uncached(
+        &self,
+        token: &str,
+        rule: Expiry,
+        fail_open: bool,
+    ) -> Result<Identity, VerifyError> {
         if token.is_empty() {
             return Err(VerifyError::Missing);
         }
@@ -132,7 +155,7 @@ impl TokenService {
         } else {
             return Err(VerifyError::invalid("the issuer is not trusted"));
         }?;
-        self.check_revocation(&result).await?;
+        self.check_revocation(&result, fail_open).await?;
         Ok(result)
     }
 
@@ -168,7 +191,11 @@ impl TokenService {
     }
 
     /// Asks the revocation hook; a failing hook passes only when failing open.
-    pub(crate) async fn check_revocation(&self, id: &Identity) -> Result<(), VerifyError> {
+    pub(crate) async fn check_revocation(
+        &self,
+        id: &Identity,
+        fail_open: bool,
+    ) -> Result<(), VerifyError> {
         let query = RevocationQuery {
             jti: id.jti.as_deref(),
             family: id.family.as_deref(),
@@ -179,7 +206,7 @@ impl TokenService {
         match self.revocations.is_revoked(&query).await {
             Ok(false) => Ok(()),
             Ok(true) => Err(VerifyError::Revoked),
-            Err(e) if self.fail_open => {
+            Err(e) if fail_open => {
                 tracing::warn!(issuer = %id.issuer, error = %e, "revocation look-up failed; accepting the token (fail open)");
                 Ok(())
             }

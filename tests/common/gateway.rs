@@ -46,6 +46,16 @@ impl Gateway {
 
     /// Like `start`, with extra arguments for `portcullis run`.
     pub async fn start_with_args(body: &str, args: &[&str]) -> Gateway {
+        Self::launch(body, args, &[]).await
+    }
+
+    /// Like `start`, with extra environment variables for the process
+    /// (not kept by `restart`).
+    pub async fn start_with_env(body: &str, env: &[(&str, &str)]) -> Gateway {
+        Self::launch(body, &[], env).await
+    }
+
+    async fn launch(body: &str, args: &[&str], env: &[(&str, &str)]) -> Gateway {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = super::free_port();
         let admin_port = super::free_port();
@@ -65,6 +75,7 @@ impl Gateway {
             .args(args)
             .current_dir(dir.path())
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log)
             .stdin(Stdio::null())

@@ -5,11 +5,14 @@
 
 pub mod gateway;
 pub mod jwks;
+#[path = "../../src/store/redis/test_server.rs"]
+pub mod redis_server;
 pub mod upstream;
 pub mod webhook;
 
 pub use gateway::{portcullis, Gateway, TEST_SECRET};
 pub use jwks::JwksServer;
+pub use redis_server::RedisServer;
 pub use upstream::Upstream;
 pub use webhook::Webhook;
 

@@ -88,6 +88,8 @@ impl FakeIssuer {
             device: claims.dev,
             identifiers: claims.idv,
             family: Some(claims.fam),
+            jti: Some(claims.jti),
+            expires_at: claims.exp.and_then(|e| u64::try_from(e).ok()),
         })
     }
 }
@@ -130,6 +132,15 @@ impl TokenIssuer for FakeIssuer {
             return Err(TokenError::Expired);
         }
         self.identity(claims).await
+    }
+
+    async fn verify_token(&self, token: &str) -> Result<TokenIdentity, TokenError> {
+        let claims = Self::claims(token)?;
+        match claims.exp {
+            Some(exp) if exp > self.now_secs() => self.identity(claims).await,
+            Some(_) => Err(TokenError::Expired),
+            None => Err(TokenError::Invalid),
+        }
     }
 
     async fn verify_expired_within(

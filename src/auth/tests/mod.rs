@@ -7,13 +7,17 @@ mod capture;
 mod fake_issuer;
 mod otp_generate_tests;
 mod otp_validate_tests;
+mod password_change_tests;
+mod password_tests;
 mod store_down_tests;
+mod token_expire_tests;
 mod token_generate_tests;
 mod token_regenerate_tests;
+mod user_login_tests;
 mod wire_tests;
 
 use super::{ApiRequest, AuthApi, AuthDeps, Settings};
-use crate::config::{Brand, Config, Dur, OtpPolicy};
+use crate::config::{Brand, Config, Dur, Lockout, Login, OtpPolicy, PasswordPolicy};
 use crate::otp::CodeHasher;
 use crate::store::{ManualClock, SqliteStore, Store};
 use capture::CapturingSender;
@@ -33,7 +37,8 @@ pub struct Harness {
 }
 
 /// Brands: DEMO with the defaults; STRICT with 2 sends, 2 tries, short
-/// tokens and expiring keys; PASS with passwords enabled.
+/// tokens and expiring keys; PASS with passwords (3 tries, then a 30 min
+/// lock) and `/user/login`; AUDIT like PASS; NOLOCK with passwords and no lockout.
 pub fn config() -> Config {
     let mut cfg = Config::default();
     cfg.brands.insert("Demo".into(), Brand::default());
@@ -56,9 +61,30 @@ pub fn config() -> Config {
         "PASS".into(),
         Brand {
             password_enabled: true,
+            password: PasswordPolicy {
+                min_length: 8,
+                max_attempts: 3,
+            },
             ..Brand::default()
         },
     );
+    let pass = cfg.brands.get("PASS").cloned().unwrap_or_default();
+    cfg.brands.insert("AUDIT".into(), pass);
+    cfg.brands.insert(
+        "NOLOCK".into(),
+        Brand {
+            password_enabled: true,
+            lockout: Lockout {
+                enabled: false,
+                ..Lockout::default()
+            },
+            ..Brand::default()
+        },
+    );
+    cfg.login = Some(Login {
+        brand: "pass".into(),
+        token_ttl: Dur::secs(3600),
+    });
     cfg.limits.batch_max = 3;
     cfg
 }
@@ -198,5 +224,36 @@ impl Harness {
         let (status, answer) = self.validate(prefix, body, &session, json!(otp)).await;
         assert_eq!(status, 200, "{answer}");
         answer
+    }
+}
+
+/// A mobile login body for this number on PASS (passwords, 3 tries).
+pub fn pass_mobile(number: &str) -> Value {
+    with(&mobile(number), json!({"brand": "PASS"}))
+}
+
+impl Harness {
+    /// A first login that registers `password`: token/generate with it,
+    /// then the code. Returns the otp/validate answer.
+    pub async fn register(&self, prefix: &str, body: &Value, password: &str) -> Value {
+        let with_password = with(
+            body,
+            json!({"password": password, "confirmPassword": password}),
+        );
+        let (session, _) = self.open_session(prefix, &with_password).await;
+        let otp = self.send_code(prefix, body, &session).await;
+        let (status, answer) = self.validate(prefix, body, &session, json!(otp)).await;
+        assert_eq!(status, 200, "{answer}");
+        answer
+    }
+
+    /// token/generate then password/validate with `password`.
+    pub async fn password_login(&self, prefix: &str, body: &Value, password: &str) -> (u16, Value) {
+        let (session, _) = self.open_session(prefix, body).await;
+        self.post(
+            &format!("{prefix}/password/validate"),
+            &with(body, json!({"sessionId": session, "password": password})),
+        )
+        .await
     }
 }

@@ -146,6 +146,29 @@ async fn every_step_answers_503_when_the_store_is_unreachable() {
             "/auth/v1/token/regenerate",
             with(&body, json!({"key": login["auth"]["key"]})),
         ),
+        (
+            "/auth/v1/password/validate",
+            with(
+                &pass_mobile("919999900060"),
+                json!({"sessionId": "s", "password": "correct horse"}),
+            ),
+        ),
+        (
+            "/auth/v1/password/forget",
+            with(
+                &pass_mobile("919999900060"),
+                json!({"sessionId": "s", "password": "correct horse", "confirmPassword": "correct horse"}),
+            ),
+        ),
+        (
+            "/auth/v1/password/change",
+            json!({"token": login["auth"]["token"], "password": "correct horse",
+                   "newPassword": "battery staple", "confirmPassword": "battery staple"}),
+        ),
+        (
+            "/auth/v1/token/expire",
+            json!({"token": login["auth"]["token"]}),
+        ),
     ];
     for (path, body) in requests {
         let response = api.handle(request(path, body.to_string())).await;
@@ -154,4 +177,19 @@ async fn every_step_answers_503_when_the_store_is_unreachable() {
         assert_eq!(answer["status"]["message"], "Service unavailable");
     }
     assert!(sender.sent().is_empty());
+
+    let response = api
+        .handle(request(
+            "/user/login",
+            json!({"emailId": "ann@example.com", "password": "correct horse"}).to_string(),
+        ))
+        .await;
+    let answer: Value = serde_json::from_slice(&response.body).unwrap();
+    assert_eq!(
+        (response.status, answer),
+        (
+            503,
+            json!({"responseCode": 503, "responseMessage": "Service unavailable"})
+        )
+    );
 }

@@ -146,20 +146,6 @@ async fn a_password_on_a_brand_without_passwords_is_refused() {
 }
 
 #[tokio::test]
-async fn password_brands_log_in_by_otp_and_password_staging_is_not_available_yet() {
-    let h = harness().await;
-    let body = with(&mobile("919999900003"), json!({"brand": "pass"}));
-    h.login("/auth/v1", &body).await;
-    let body = with(
-        &body,
-        json!({"password": "s3cret-pass", "confirmPassword": "s3cret-pass"}),
-    );
-    let (status, answer) = h.post("/auth/v1/token/generate", &body).await;
-    assert_eq!((status, code(&answer)), (404, 404));
-    assert_eq!(answer["status"]["message"], "Not available in this version");
-}
-
-#[tokio::test]
 async fn common_fields_are_checked_in_the_contract_order() {
     let h = harness().await;
     let ann = mobile("919999900004");

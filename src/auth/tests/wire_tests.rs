@@ -31,22 +31,20 @@ async fn unknown_endpoints_are_a_404_envelope() {
 }
 
 #[tokio::test]
-async fn endpoints_of_the_next_version_answer_not_available() {
+async fn every_endpoint_of_the_contract_is_served() {
     let h = harness().await;
     for path in [
         "/auth/v1/password/validate",
         "/auth/v1/web/password/change",
         "/auth/v1/password/forget",
         "/auth/v1/web/token/expire",
-        "/user/login",
     ] {
         let (status, answer) = h.post(path, &json!({})).await;
-        assert_eq!(status, 404, "{path}");
-        assert_eq!(
-            answer,
-            json!({"status": {"success": false, "code": 404, "message": "Not available in this version"}})
-        );
+        assert_eq!((status, code(&answer)), (400, 1519), "{path}: {answer}");
     }
+    let (status, answer) = h.post("/user/login", &json!({})).await;
+    assert_eq!(status, 400);
+    assert_eq!(answer["responseCode"], 400);
 }
 
 #[tokio::test]

@@ -212,3 +212,31 @@ async fn failing_open_looks_up_once_per_interval_not_once_per_request() {
         "the first sight and one re-check"
     );
 }
+
+#[tokio::test]
+async fn the_login_api_fails_closed_by_default_while_the_proxy_fails_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hook = Arc::new(SwitchableRevocations::default());
+    hook.failing.store(true, Ordering::SeqCst);
+    let mut cfg = config(dir.path(), Dur::secs(2));
+    let svc = with_hook(&cfg, hook.clone(), true);
+    let token = svc.mint(&user_request()).expect("mints").token;
+    let key_request = crate::tokens::MintRequest {
+        role: crate::tokens::Role::Auth,
+        ..user_request()
+    };
+    let key = svc.mint(&key_request).expect("mints").token;
+    assert!(svc.verify(&token).await.is_ok(), "the proxy fails open");
+    assert_eq!(
+        svc.verify_key(&key).await.err().map(|e| e.kind()),
+        Some("unavailable"),
+        "the login API fails closed"
+    );
+
+    cfg.revocation_unavailable.auth_api = crate::config::FailMode::Open;
+    let open = with_hook(&cfg, hook, true);
+    assert!(
+        open.verify_key(&key).await.is_ok(),
+        "unless told to fail open"
+    );
+}
