@@ -183,12 +183,14 @@ fn every_answer_code_is_documented_under_its_http_status() {
             .as_array()
             .expect("code enum")
         {
+            // Codes of the contract sit under their status; answers the proxy
+            // makes itself (408) carry the HTTP status as their code.
             let code = Code::ALL.iter().find(|c| json!(c.number()) == *listed);
-            assert_eq!(
-                code.map(|c| c.http_status()),
-                Some(status),
-                "{listed} in {name}"
-            );
+            let ok = match code {
+                Some(c) => c.http_status() == status,
+                None => *listed == json!(status),
+            };
+            assert!(ok, "{listed} in {name}");
         }
     }
 }
