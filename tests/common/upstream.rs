@@ -20,7 +20,13 @@ pub struct Upstream {
 
 impl Upstream {
     pub async fn start(name: &str) -> Upstream {
-        let listener = TcpListener::bind("127.0.0.1:0")
+        Self::start_on(name, 0).await
+    }
+
+    /// Like `start`, on a given port (0: any free one), e.g. to bring a
+    /// stopped backend back where the gateway expects it.
+    pub async fn start_on(name: &str, port: u16) -> Upstream {
+        let listener = TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("bind upstream");
         let port = listener.local_addr().expect("upstream addr").port();
