@@ -55,7 +55,22 @@ impl Gateway {
         Self::launch(body, &[], env).await
     }
 
+    /// Starts the process; when a port picked as free was taken by a
+    /// parallel test before the gateway bound it, tries again on new ports.
     async fn launch(body: &str, args: &[&str], env: &[(&str, &str)]) -> Gateway {
+        let mut last_log = String::new();
+        for _ in 0..5 {
+            let mut gw = Self::spawn(body, args, env);
+            match gw.serving().await {
+                Ok(()) => return gw,
+                Err(log) if log.contains("in use") => last_log = log,
+                Err(log) => panic!("portcullis did not start:\n{log}"),
+            }
+        }
+        panic!("portcullis found no free ports in 5 tries:\n{last_log}")
+    }
+
+    fn spawn(body: &str, args: &[&str], env: &[(&str, &str)]) -> Gateway {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = super::free_port();
         let admin_port = super::free_port();
@@ -81,34 +96,45 @@ impl Gateway {
             .stdin(Stdio::null())
             .spawn()
             .expect("start portcullis");
-        let mut gw = Gateway {
+        Gateway {
             header,
             port,
             admin_port,
             dir,
             config_path,
             child: Some(child),
-        };
-        gw.wait_until_serving().await;
-        gw
+        }
     }
 
     async fn wait_until_serving(&mut self) {
+        if let Err(log) = self.serving().await {
+            panic!("portcullis did not start:\n{log}");
+        }
+    }
+
+    /// Waits until both listeners answer; `Err` with the log if the process
+    /// exited or did not come up in time.
+    async fn serving(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(20);
         let client = super::client();
         loop {
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
-                    panic!("portcullis exited early ({status}):\n{}", self.log());
+                    return Err(format!("exited early ({status}):\n{}", self.log()));
                 }
+            }
+            // Pingora keeps retrying a port another process holds; give it up.
+            let log = self.log();
+            if log.contains("is in use") {
+                return Err(log);
             }
             let admin = client.get(self.admin("/healthz")).send().await;
             let public = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await;
             if admin.is_ok() && public.is_ok() {
-                return;
+                return Ok(());
             }
             if Instant::now() > deadline {
-                panic!("portcullis did not start in time:\n{}", self.log());
+                return Err(format!("not serving after 20 s:\n{}", self.log()));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
