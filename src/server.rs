@@ -65,6 +65,29 @@ impl BackgroundService for StoreUpkeep {
     }
 }
 
+/// Every connection is a file descriptor; many systems start processes with
+/// a soft limit of 1024. Raise it to the hard limit, as nginx's
+/// `worker_rlimit_nofile` does.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write the plain struct passed by pointer.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            let wanted = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) != 0 {
+                tracing::warn!(soft = limit.rlim_cur, "cannot raise the open-file limit");
+            }
+        }
+    }
+}
+
 fn server_conf(cfg: &Config) -> ServerConf {
     let s = &cfg.server;
     ServerConf {
@@ -92,6 +115,7 @@ pub fn build(
         daemon: start.daemon,
         ..Opt::default()
     };
+    raise_open_file_limit();
     let mut server = Server::new_with_opt_and_conf(opt, conf);
     // Bootstrap may daemonize (fork): the store is opened after it.
     server.bootstrap();

@@ -709,3 +709,59 @@ async fn a_storm_of_password_checks_leaves_the_proxy_path_free() {
         assert_eq!(check.await.unwrap(), 404);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_concurrent_wrong_passwords_lock_the_account_at_exactly_the_threshold() {
+    let (up, hook) = (Upstream::start("api").await, Webhook::start().await);
+    let gw = gateway(&up, &hook).await;
+    let (ok, out) = user_cli(
+        &gw,
+        &[
+            "add",
+            "--brand",
+            "pwd",
+            "--email",
+            "storm@example.com",
+            "--password-stdin",
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(ok, "{out}");
+
+    let attempts: Vec<_> = (0..50)
+        .map(|_| {
+            let url = gw.url("/user/login");
+            tokio::spawn(async move {
+                common::client()
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(
+                        json!({"emailId": "storm@example.com", "password": "wrong horse"})
+                            .to_string(),
+                    )
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+            })
+        })
+        .collect();
+    let mut wrong = 0;
+    let mut locked = 0;
+    for a in attempts {
+        match a.await.expect("task").expect("answer") {
+            405 => wrong += 1,
+            429 => locked += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    // max_attempts is 3 on PWD: the third failure locks, and answers as locked.
+    assert_eq!(wrong, 2, "exactly max_attempts - 1 wrong-password answers");
+    assert_eq!(locked, 48);
+    let (status, _) = post(
+        &gw,
+        "/user/login",
+        json!({"emailId": "storm@example.com", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 429, "locked even with the right password");
+}
