@@ -1,7 +1,8 @@
 //! The dispatch point for requests the gateway answers itself: the auth API
 //! (`/auth/v1/...`, `/user/login`). Reads the body within `limits.body_max`
-//! (413 beyond) and `limits.body_read_timeout` (408 beyond), applies the auth rate limits (per client IP and per
-//! identifier, one token per batch item), hands the request to the `auth`
+//! (413 beyond) and `limits.body_read_timeout` (408 beyond), applies the auth
+//! rate limits (per client IP and per identifier, one token per batch item,
+//! shared across instances when configured), hands the request to the `auth`
 //! module and writes its answer.
 
 use super::respond;
