@@ -120,7 +120,8 @@ impl Snapshot {
     }
 }
 
-fn same<T: serde::Serialize>(a: &T, b: &T) -> bool {
+/// Whether two config values are equal (compared as serialized).
+pub(crate) fn same<T: serde::Serialize>(a: &T, b: &T) -> bool {
     serde_json::to_value(a).ok() == serde_json::to_value(b).ok()
 }
 

@@ -4,7 +4,7 @@
 //! fixed for the life of a process; changing them needs a graceful upgrade.
 
 use crate::config::{self, Config, ConfigError};
-use crate::gateway::{Gateway, Snapshot};
+use crate::gateway::{same, Gateway, Snapshot};
 use crate::metrics::METRICS;
 use async_trait::async_trait;
 use pingora_core::server::ShutdownWatch;
@@ -22,10 +22,6 @@ pub struct Reloader {
 pub struct Reloaded {
     /// Sections whose changes wait for a graceful upgrade.
     pub needs_upgrade: Vec<&'static str>,
-}
-
-fn same<T: serde::Serialize>(a: &T, b: &T) -> bool {
-    serde_json::to_value(a).ok() == serde_json::to_value(b).ok()
 }
 
 /// Sections that only a new process can apply.

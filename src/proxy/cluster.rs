@@ -96,7 +96,7 @@ impl Cluster {
 
     /// Whether this cluster was built from exactly this config.
     pub fn same_config(&self, config: &Upstream) -> bool {
-        serde_json::to_value(&self.config).ok() == serde_json::to_value(config).ok()
+        crate::gateway::same(&self.config, config)
     }
 
     /// A healthy backend other than those in `tried`, round robin.

@@ -20,6 +20,7 @@ pub mod clock;
 pub mod contract;
 pub mod migrate;
 mod redis;
+mod rules;
 mod sqlite;
 mod sweeper;
 

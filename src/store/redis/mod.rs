@@ -153,30 +153,7 @@ fn px(now: UnixMs, until: UnixMs) -> i64 {
     until.saturating_sub(now).max(1)
 }
 
-/// `now + d` in unix ms, refusing a zero lifetime.
-fn expiry(now: UnixMs, d: Duration, what: &str) -> StoreResult<UnixMs> {
-    if d.is_zero() {
-        return Err(StoreError::Invalid(format!(
-            "{what} must be longer than zero"
-        )));
-    }
-    let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-    Ok(now.saturating_add(ms.max(1)))
-}
-
-/// Refuses empty names and ids.
-fn non_empty(value: &str, what: &str) -> StoreResult<()> {
-    if value.is_empty() {
-        Err(StoreError::Invalid(format!("{what} must not be empty")))
-    } else {
-        Ok(())
-    }
-}
-
-/// Brands are kept folded so that look-ups ignore case.
-fn fold_brand(brand: &str) -> String {
-    brand.to_ascii_lowercase()
-}
+use super::rules::{expiry, fold_brand, non_empty};
 
 #[async_trait]
 impl Store for RedisStore {

@@ -139,30 +139,7 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
     Ok(conn)
 }
 
-/// `now + ttl` in unix ms, refusing a zero lifetime.
-fn expiry(now: UnixMs, ttl: Duration, what: &str) -> StoreResult<UnixMs> {
-    if ttl.is_zero() {
-        return Err(StoreError::Invalid(format!(
-            "{what} must be longer than zero"
-        )));
-    }
-    let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-    Ok(now.saturating_add(ms.max(1)))
-}
-
-/// Refuses empty names and ids.
-fn non_empty(value: &str, what: &str) -> StoreResult<()> {
-    if value.is_empty() {
-        Err(StoreError::Invalid(format!("{what} must not be empty")))
-    } else {
-        Ok(())
-    }
-}
-
-/// Brands are kept folded so that look-ups ignore case.
-fn fold_brand(brand: &str) -> String {
-    brand.to_ascii_lowercase()
-}
+use super::rules::{expiry, fold_brand, non_empty};
 
 #[async_trait]
 impl Store for SqliteStore {
