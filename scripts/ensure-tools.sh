@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Makes sure the system tools the build and the tests need are present:
-# cmake (Pingora's zlib-ng build) always, redis-server for the tests.
+# cmake (Pingora's zlib-ng build) always, redis-server for the tests,
+# slowhttptest for scripts/slowloris.sh.
 # Installs them with apt-get when running as root; otherwise says exactly
 # what to install and fails.
-# Usage: scripts/ensure-tools.sh [build|test]
+# Usage: scripts/ensure-tools.sh [build|test|slowloris]
 set -euo pipefail
 
 want=(cmake)
-if [ "${1:-build}" = "test" ]; then
-  want+=(redis-server)
-fi
+case "${1:-build}" in
+  test) want+=(redis-server) ;;
+  slowloris) want+=(slowhttptest) ;;
+esac
 
 missing=()
 for tool in "${want[@]}"; do

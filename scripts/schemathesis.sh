@@ -29,33 +29,13 @@ fi
 scripts/ensure-tools.sh build
 cargo build --locked --bin portcullis
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port="$(free_port)"
-admin="$(free_port)"
-work="$(mktemp -d)"
-gateway_pid=""
-cleanup() {
-    if [ -n "$gateway_pid" ]; then kill "$gateway_pid" 2>/dev/null || true; wait "$gateway_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-# The default config, on loopback ports and a scratch folder.
-sed -e "s#0.0.0.0:8080#127.0.0.1:$port#" \
-    -e "s#127.0.0.1:9090#127.0.0.1:$admin#" \
-    -e "s#/tmp/portcullis.pid#$work/pid#" \
-    -e "s#/tmp/portcullis_upgrade.sock#$work/upgrade.sock#" \
-    -e "s#\./data/#$work/#g" \
-    -e "s#auth_per_ip: {rps: 20, burst: 40}#auth_per_ip: null#" \
-    -e "s#auth_per_identifier: {rps: 2, burst: 10}#auth_per_identifier: null#" \
-    conf/portcullis.yaml > "$work/portcullis.yaml"
-RUST_LOG=warn target/debug/portcullis run -c "$work/portcullis.yaml" > "$work/gateway.log" 2>&1 &
-gateway_pid=$!
-for _ in $(seq 1 100); do
-    if curl -fsS "http://127.0.0.1:$admin/healthz" >/dev/null 2>&1; then break; fi
-    kill -0 "$gateway_pid" 2>/dev/null || { cat "$work/gateway.log"; exit 1; }
-    sleep 0.1
-done
+# The default config, on loopback ports and a scratch folder, the auth rate
+# limits off.
+config_edits=(
+    "s#auth_per_ip: {rps: 20, burst: 40}#auth_per_ip: null#"
+    "s#auth_per_identifier: {rps: 2, burst: 10}#auth_per_identifier: null#"
+)
+source scripts/lib/live-gateway.sh
 
 # Endpoints this build does not serve yet answer 404 "Not available in this
 # version" to every method; they are left out (and named) until they are served.

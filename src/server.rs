@@ -5,6 +5,7 @@ use crate::admin::AdminApp;
 use crate::config::Config;
 use crate::config::ConfigError;
 use crate::gateway::{Gateway, Shared, Snapshot};
+use crate::proxy::connection::ClientConnections;
 use crate::proxy::Proxy;
 use crate::reload::{ReloadOnHangup, Reloader};
 use async_trait::async_trait;
@@ -136,10 +137,12 @@ pub fn build(
         }
     }
 
-    let mut proxy = pingora_proxy::http_proxy_service_with_name(
-        &server.configuration,
-        Proxy::new(gateway.clone()),
-        "portcullis proxy",
+    let mut proxy = Service::new(
+        "portcullis proxy".to_string(),
+        ClientConnections::new(
+            pingora_proxy::http_proxy(&server.configuration, Proxy::new(gateway.clone())),
+            gateway.clone(),
+        ),
     );
     let buffers =
         L4BufferSettings::default().read(cfg.server.connection_read_buffer.bytes() as usize);

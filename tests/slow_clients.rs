@@ -6,7 +6,7 @@ mod common;
 
 use common::{Gateway, Upstream};
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Lets this test process hold many sockets (the soft limit may be 1024).
 fn raise_open_file_limit() -> u64 {
@@ -27,6 +27,14 @@ fn raise_open_file_limit() -> u64 {
 async fn gateway(up: &Upstream) -> Gateway {
     Gateway::start(&format!(
         "upstreams:\n  api: {{backends: [{}]}}\nroutes:\n  - {{path: /, upstream: api, auth: none}}\n",
+        up.address()
+    ))
+    .await
+}
+
+async fn gateway_with_header_deadline_of_1s(up: &Upstream) -> Gateway {
+    Gateway::start(&format!(
+        "limits: {{header_read_timeout: 1s}}\nupstreams:\n  api: {{backends: [{}]}}\nroutes:\n  - {{path: /, upstream: api, auth: none}}\n",
         up.address()
     ))
     .await
@@ -106,4 +114,89 @@ async fn header_tricklers_do_not_stop_other_clients() {
         3,
         "only the complete requests reached the upstream"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_head_that_takes_longer_than_the_header_deadline_gets_408_json() {
+    let up = Upstream::start("api").await;
+    let gw = gateway_with_header_deadline_of_1s(&up).await;
+    let mut s = connect_and_send(&gw, b"GET /slow HTTP/1.1\r\nHost: a\r\n").await;
+    // A new line every 300 ms keeps every single read well inside any
+    // per-read timeout; only a total deadline stops it.
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    for i in 0..40 {
+        let _ = s
+            .write_all(format!("X-Trickle-{i}: 1\r\n").as_bytes())
+            .await;
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await
+        {
+            answer.extend_from_slice(&buf[..n]);
+            if n == 0 || answer.ends_with(b"}") {
+                break;
+            }
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer:?}");
+    assert_eq!(common::json_body(&answer)["status"]["code"], 408);
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "cut off by the deadline, not by the trickler giving up"
+    );
+    assert_eq!(up.served(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_that_never_sends_a_request_is_closed_at_the_header_deadline() {
+    let up = Upstream::start("api").await;
+    let gw = gateway_with_header_deadline_of_1s(&up).await;
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", gw.port))
+        .await
+        .expect("connect");
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(8), s.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "closed without an answer: {read:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kept_alive_connection_waits_the_idle_timeout_not_the_header_deadline() {
+    let up = Upstream::start("api").await;
+    let gw = gateway_with_header_deadline_of_1s(&up).await;
+    let mut s = connect_and_send(&gw, b"GET /one HTTP/1.1\r\nHost: a\r\n\r\n").await;
+    let first = read_for(&mut s, Duration::from_millis(800)).await;
+    assert!(first.starts_with("HTTP/1.1 200 "), "{first}");
+    // Idle between requests for twice the header deadline.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    s.write_all(b"GET /two HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("the connection is still open");
+    let second = read_for(&mut s, Duration::from_secs(2)).await;
+    assert!(second.starts_with("HTTP/1.1 200 "), "{second}");
+    assert_eq!(up.served(), 2);
+}
+
+async fn connect_and_send(gw: &Gateway, bytes: &[u8]) -> tokio::net::TcpStream {
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", gw.port))
+        .await
+        .expect("connect");
+    s.write_all(bytes).await.expect("write");
+    s
+}
+
+/// What arrives on `s` until it closes or is quiet for `quiet`.
+async fn read_for(s: &mut tokio::net::TcpStream, quiet: Duration) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(Ok(n)) = tokio::time::timeout(quiet, s.read(&mut buf)).await {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

@@ -508,6 +508,9 @@ pub struct Limits {
     pub max_header_bytes: Size,
     /// Total time an auth API request body may take to arrive (408 beyond).
     pub body_read_timeout: Dur,
+    /// Total time a request head may take to arrive, from its first byte
+    /// (from the connection's start for its first request); 408 beyond.
+    pub header_read_timeout: Dur,
 }
 
 impl Default for Limits {
@@ -520,6 +523,7 @@ impl Default for Limits {
             max_header_count: 100,
             max_header_bytes: Size(32 * 1024),
             body_read_timeout: Dur::secs(10),
+            header_read_timeout: Dur::secs(10),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use super::load::Issues;
 use super::model::*;
+use crate::proxy::request_head::MAX_HEADER_FIELDS;
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
@@ -294,8 +295,14 @@ fn limits(cfg: &Config, issues: &mut Issues) {
         "limits.rate.proxy_per_subject",
         &l.rate.proxy_per_subject,
     );
-    if l.max_header_count == 0 {
-        issues.push("limits.max_header_count", "must be at least 1");
+    if l.max_header_count == 0 || l.max_header_count > MAX_HEADER_FIELDS {
+        issues.push(
+            "limits.max_header_count",
+            format!("must be between 1 and {MAX_HEADER_FIELDS} (the HTTP parser's limit)"),
+        );
+    }
+    if l.header_read_timeout.get().is_zero() {
+        issues.push("limits.header_read_timeout", "must be more than 0");
     }
 }
 

@@ -3,11 +3,12 @@
 
 pub mod auth_api;
 pub mod cluster;
+pub mod connection;
 pub mod credentials;
 pub mod forwarding;
-pub mod framing;
 pub mod identity_headers;
 pub mod policy;
+pub mod request_head;
 pub mod respond;
 pub mod router;
 pub mod service;

@@ -9,7 +9,7 @@ use super::forwarding;
 use super::policy;
 use super::respond;
 use super::router::{host_name, RouteMatch};
-use super::{auth_api, framing, identity_headers};
+use super::{auth_api, identity_headers};
 use crate::config::Route;
 use crate::gateway::{Gateway, Snapshot};
 use crate::limits::limited_headers;
@@ -116,12 +116,6 @@ impl ProxyHttp for Proxy {
             ctx.peer_trusted,
         );
         session.set_keepalive(Some(cfg.server.keepalive_timeout.get().as_secs()));
-
-        if let Some((status, message)) = framing::check(session, &cfg.limits) {
-            session.set_keepalive(None);
-            respond::error(session, status, message, &[], &ctx.request_id).await?;
-            return Ok(true);
-        }
 
         let req = session.req_header();
         let path = req.uri.path();

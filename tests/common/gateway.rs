@@ -148,6 +148,19 @@ impl Gateway {
         format!("http://127.0.0.1:{}{path}", self.admin_port)
     }
 
+    /// The admin listener's `/metrics` text.
+    #[allow(dead_code)]
+    pub async fn metrics_text(&self) -> String {
+        super::client()
+            .get(self.admin("/metrics"))
+            .send()
+            .await
+            .expect("metrics answer")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// Everything the gateway has logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("gateway.log")).unwrap_or_default()

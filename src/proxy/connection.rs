@@ -1,0 +1,219 @@
+//! The client connection loop of the public listeners. Each HTTP/1 request
+//! head is read here first, under a total deadline (slowloris) and judged
+//! by `request_head`; a refusal is a JSON envelope and a closed connection,
+//! and an accepted head is handed, bytes and all, to Pingora's proxy
+//! (`HttpProxy::process_new_http`), which parses it again and serves it.
+//! Between requests on a keep-alive connection the idle timeout applies.
+
+use crate::envelope::error_json;
+use crate::gateway::Gateway;
+use crate::metrics::METRICS;
+use crate::proxy::request_head::{self, HeadLimits, HeadScan, Refusal};
+use crate::proxy::Proxy;
+use async_trait::async_trait;
+use bytes::BytesMut;
+use pingora_core::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
+use pingora_core::protocols::http::ServerSession;
+use pingora_core::protocols::Stream;
+use pingora_core::server::ShutdownWatch;
+use pingora_proxy::HttpProxy;
+use pingora_timeout::fast_timeout::fast_timeout;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Pingora's own first read buffer for a request head.
+const HEAD_BUFFER: usize = 4096;
+/// After a refusal, unread request bytes are drained for this long so that
+/// closing does not reset the connection before the answer is read.
+const LINGER: Duration = Duration::from_millis(500);
+const LINGER_BYTES: usize = 64 * 1024;
+
+/// The public listeners' application: the request-head gate in front of
+/// the proxy.
+pub struct ClientConnections {
+    proxy: Arc<HttpProxy<Proxy>>,
+    gateway: Arc<Gateway>,
+}
+
+impl ClientConnections {
+    pub fn new(proxy: HttpProxy<Proxy>, gateway: Arc<Gateway>) -> Self {
+        ClientConnections {
+            proxy: Arc::new(proxy),
+            gateway,
+        }
+    }
+}
+
+/// How reading one request head ended.
+enum Head {
+    /// The bytes received so far, beginning with a complete accepted head.
+    Accepted(BytesMut),
+    Refused(Refusal),
+    /// The client closed, went idle past the keep-alive timeout, or the
+    /// server is shutting down: close without an answer.
+    Gone,
+}
+
+/// The time allowed for one head: `idle` until its first byte and `total`
+/// from that byte on. On a new connection `idle` is the header timeout too.
+struct Deadlines {
+    idle: Duration,
+    total: Duration,
+    kept_alive: bool,
+}
+
+#[async_trait]
+impl ServerApp for ClientConnections {
+    async fn process_new(
+        self: &Arc<Self>,
+        mut stream: Stream,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        let mut persistent: Option<HttpPersistentSettings> = None;
+        let mut kept_alive = false;
+        loop {
+            let config = self.gateway.snapshot().config.clone();
+            let limits = HeadLimits {
+                max_bytes: config.limits.max_header_bytes.bytes() as usize,
+                max_fields: config.limits.max_header_count,
+            };
+            let header_timeout = config.limits.header_read_timeout.get();
+            let keepalive = config.server.keepalive_timeout.get();
+            let deadlines = Deadlines {
+                idle: if kept_alive {
+                    keepalive
+                } else {
+                    header_timeout
+                },
+                total: header_timeout,
+                kept_alive,
+            };
+            let buf = match read_head(&mut stream, &limits, &deadlines, shutdown).await {
+                Head::Accepted(buf) => buf,
+                Head::Refused(refusal) => {
+                    refuse(&mut stream, refusal, config.server.access_log).await;
+                    return None;
+                }
+                Head::Gone => return None,
+            };
+            let mut session = ServerSession::new_http1(stream);
+            match persistent.take() {
+                Some(settings) => settings.apply_to_session(&mut session),
+                None => session.set_keepalive(Some(keepalive.as_secs())),
+            }
+            if *shutdown.borrow() {
+                session.set_keepalive(None);
+            }
+            session.set_pipelined_prefix(buf);
+            let reused = self.proxy.process_new_http(session, shutdown).await?;
+            let (next, settings) = reused.consume();
+            stream = next;
+            persistent = settings;
+            kept_alive = true;
+        }
+    }
+
+    async fn cleanup(&self) {
+        self.proxy.http_cleanup().await;
+    }
+}
+
+/// Reads until a complete head has arrived and judges it.
+async fn read_head(
+    stream: &mut Stream,
+    limits: &HeadLimits,
+    deadlines: &Deadlines,
+    shutdown: &ShutdownWatch,
+) -> Head {
+    let mut shutdown = shutdown.clone();
+    if *shutdown.borrow_and_update() && deadlines.kept_alive {
+        return Head::Gone; // no new request on a kept-alive connection
+    }
+    let mut buf = BytesMut::with_capacity(HEAD_BUFFER);
+    let first = tokio::select! {
+        biased;
+        read = fast_timeout(deadlines.idle, stream.read_buf(&mut buf)) => read,
+        _ = shutdown.changed() => return Head::Gone,
+    };
+    match first {
+        Ok(Ok(n)) if n > 0 => {}
+        _ => return Head::Gone,
+    }
+    let deadline = Instant::now() + deadlines.total;
+    let mut scan = HeadScan::default();
+    loop {
+        match scan.advance(&buf, limits) {
+            Err(refusal) => return Head::Refused(refusal),
+            Ok(Some(len)) => {
+                return match request_head::check(&buf[..len], limits) {
+                    Ok(()) => Head::Accepted(buf),
+                    Err(refusal) => Head::Refused(refusal),
+                };
+            }
+            Ok(None) => {}
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(HEAD_BUFFER);
+        }
+        match fast_timeout(left, stream.read_buf(&mut buf)).await {
+            Err(_) => return Head::Refused(request_head::HEADER_TIMEOUT),
+            Ok(Ok(n)) if n > 0 => {}
+            // Closed or broken halfway through a head: nobody to answer.
+            Ok(_) => return Head::Gone,
+        }
+    }
+}
+
+/// Answers a refused head with the JSON envelope and closes the connection.
+async fn refuse(stream: &mut Stream, refusal: Refusal, access_log: bool) {
+    METRICS
+        .requests_refused_total
+        .with_label_values(&[refusal.reason])
+        .inc();
+    let request_id = crate::proxy::forwarding::request_id(None, false);
+    if access_log {
+        let client = stream
+            .get_socket_digest()
+            .and_then(|d| d.peer_addr().cloned());
+        tracing::info!(
+            target: "access",
+            request_id = %request_id,
+            client = ?client,
+            status = refusal.status,
+            refused = refusal.reason,
+            "request head refused",
+        );
+    }
+    let body = error_json(u32::from(refusal.status), refusal.message);
+    let reason = http::StatusCode::from_u16(refusal.status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    let mut answer = format!(
+        "HTTP/1.1 {} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\ncache-control: no-store\r\nx-request-id: {request_id}\r\nconnection: close\r\n\r\n",
+        refusal.status,
+        body.len(),
+    )
+    .into_bytes();
+    answer.extend_from_slice(&body);
+    if stream.write_all(&answer).await.is_err() || stream.flush().await.is_err() {
+        return;
+    }
+    let _ = stream.shutdown().await;
+    // Lingering close: read what the client is still sending (up to a
+    // bound) so the kernel does not answer it with a reset that could
+    // discard the response before the client reads it.
+    let mut sink = [0u8; 4096];
+    let mut drained = 0;
+    let _ = fast_timeout(LINGER, async {
+        while drained < LINGER_BYTES {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => drained += n,
+            }
+        }
+    })
+    .await;
+}
