@@ -97,6 +97,15 @@ pub fn record_password_failure(
     })
 }
 
+/// Whether any failures are counted for the account.
+pub fn has_password_failures(conn: &Connection, uid: &str) -> StoreResult<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM password_failures WHERE uid = ?1)",
+        params![uid],
+        |row| row.get(0),
+    )?)
+}
+
 pub fn clear_password_failures(conn: &Connection, uid: &str) -> StoreResult<()> {
     conn.execute("DELETE FROM password_failures WHERE uid = ?1", params![uid])?;
     Ok(())

@@ -1,6 +1,9 @@
 //! The embedded SQLite store: one file (WAL), created on first run, one
-//! connection behind a mutex, every call run on the blocking pool, every
-//! read-modify-write one `BEGIN IMMEDIATE` transaction.
+//! connection for writes and one for reads (WAL lets reads go on while a
+//! write waits for another process's lock), each behind a fair mutex, every
+//! call run on the blocking pool and answered within `BUSY_TIMEOUT` (queue
+//! and lock waits included), every read-modify-write one `BEGIN IMMEDIATE`
+//! transaction.
 
 mod codes;
 mod counters;
@@ -19,16 +22,24 @@ use super::{
 use async_trait::async_trait;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
 
-/// How long a statement waits for another process's write lock.
+/// How long a call may wait in all: for its connection (behind the calls
+/// ahead of it) and then for another process's lock on the file.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long the readiness probe waits for the write lock.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The SQLite implementation of [`Store`].
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    /// Writes and read-modify-write transactions, one at a time.
+    writer: Arc<Mutex<Connection>>,
+    /// Plain reads (`query_only`).
+    reader: Arc<Mutex<Connection>>,
     clock: Arc<dyn Clock>,
     path: PathBuf,
 }
@@ -48,11 +59,15 @@ impl SqliteStore {
     pub async fn open(path: &Path, clock: Arc<dyn Clock>) -> StoreResult<Self> {
         let path = path.to_path_buf();
         let opened = path.clone();
-        let conn = tokio::task::spawn_blocking(move || open_connection(&opened))
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("opening the store failed: {e}")))??;
+        let (writer, reader) = tokio::task::spawn_blocking(move || {
+            let writer = open_connection(&opened)?;
+            Ok::<_, StoreError>((writer, open_reader(&opened)?))
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("opening the store failed: {e}")))??;
         Ok(SqliteStore {
-            conn: Arc::new(Mutex::new(conn)),
+            writer: Arc::new(Mutex::new(writer)),
+            reader: Arc::new(Mutex::new(reader)),
             clock,
             path,
         })
@@ -65,30 +80,63 @@ impl SqliteStore {
 
     /// The schema version recorded in the file.
     pub async fn schema_version(&self) -> StoreResult<i64> {
-        self.run("schema_version", |conn, _| schema::version(conn))
+        self.read("schema_version", |conn, _| schema::version(conn))
             .await
     }
 
-    /// Runs `op` on the blocking pool with the connection and the clock's
-    /// "now" read under the lock (so time never runs backwards between
-    /// transactions). Failures of the backend are counted in metrics.
+    /// Runs a write on the writer connection (see [`Self::call`]).
     async fn run<T, F>(&self, kind: &'static str, op: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection, UnixMs) -> StoreResult<T> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
+        self.call(&self.writer, kind, BUSY_TIMEOUT, op).await
+    }
+
+    /// Runs a plain read on the reader connection (see [`Self::call`]).
+    async fn read<T, F>(&self, kind: &'static str, op: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, UnixMs) -> StoreResult<T> + Send + 'static,
+    {
+        self.call(&self.reader, kind, BUSY_TIMEOUT, op).await
+    }
+
+    /// Runs `op` on the blocking pool with `conn` and the clock's "now" read
+    /// under its lock (so time never runs backwards between its
+    /// transactions). Waiting for the connection and then for another
+    /// process's lock on the file take at most `within` together; after
+    /// that the call is unavailable, so a locked file answers every caller
+    /// in bounded time instead of queueing them. Failures of the backend are
+    /// counted in metrics.
+    async fn call<T, F>(
+        &self,
+        conn: &Arc<Mutex<Connection>>,
+        kind: &'static str,
+        within: Duration,
+        op: F,
+    ) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, UnixMs) -> StoreResult<T> + Send + 'static,
+    {
+        let deadline = Instant::now() + within;
         let clock = Arc::clone(&self.clock);
-        let result = tokio::task::spawn_blocking(move || {
-            // A panic while holding the lock leaves no open transaction
-            // (dropping it rolls back), so a poisoned connection is still usable.
-            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let now = clock.now_ms();
-            op(&mut guard, now)
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))
-        .and_then(|r| r);
+        let result = match tokio::time::timeout(within, Arc::clone(conn).lock_owned()).await {
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "the store stayed busy for {within:?}"
+            ))),
+            // A panic in `op` drops the guard (and rolls back an open
+            // transaction), so the connection stays usable.
+            Ok(mut guard) => tokio::task::spawn_blocking(move || {
+                guard.busy_timeout(deadline.saturating_duration_since(Instant::now()))?;
+                let now = clock.now_ms();
+                op(&mut guard, now)
+            })
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))
+            .and_then(|r| r),
+        };
         if let Err(StoreError::Unavailable(_) | StoreError::Corrupt(_)) = &result {
             crate::metrics::METRICS
                 .store_errors_total
@@ -139,6 +187,15 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
     Ok(conn)
 }
 
+/// The reader: a second connection to the file `open_connection` prepared,
+/// refusing writes.
+fn open_reader(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "query_only", true)?;
+    Ok(conn)
+}
+
 use super::rules::{expiry, fold_brand, non_empty};
 
 #[async_trait]
@@ -146,7 +203,7 @@ impl Store for SqliteStore {
     async fn find_user(&self, brand: &str, identifier: &Identifier) -> StoreResult<Option<User>> {
         let brand = fold_brand(brand);
         let identifier = identifier.clone();
-        self.run("find_user", move |conn, now| {
+        self.read("find_user", move |conn, now| {
             users::find(conn, &brand, &identifier, now)
         })
         .await
@@ -154,7 +211,7 @@ impl Store for SqliteStore {
 
     async fn get_user(&self, uid: &str) -> StoreResult<Option<User>> {
         let uid = uid.to_owned();
-        self.run("get_user", move |conn, now| users::load(conn, &uid, now))
+        self.read("get_user", move |conn, now| users::load(conn, &uid, now))
             .await
     }
 
@@ -196,7 +253,7 @@ impl Store for SqliteStore {
 
     async fn list_users(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<User>> {
         let after = after.unwrap_or("").to_owned();
-        self.run("list_users", move |conn, now| {
+        self.read("list_users", move |conn, now| {
             users::list(conn, &after, limit, now)
         })
         .await
@@ -218,7 +275,7 @@ impl Store for SqliteStore {
 
     async fn get_session(&self, id: &str) -> StoreResult<Option<Session>> {
         let id = id.to_owned();
-        self.run("get_session", move |conn, now| {
+        self.read("get_session", move |conn, now| {
             sessions::load(conn, &id, now)
         })
         .await
@@ -323,6 +380,17 @@ impl Store for SqliteStore {
     }
 
     async fn clear_password_failures(&self, uid: &str) -> StoreResult<()> {
+        // Only a read when nothing is counted, so a right password still
+        // logs in while writes wait for a lock or fail.
+        let owned = uid.to_owned();
+        let counted = self
+            .read("clear_password_failures", move |conn, _| {
+                counters::has_password_failures(conn, &owned)
+            })
+            .await?;
+        if !counted {
+            return Ok(());
+        }
         let uid = uid.to_owned();
         self.run("clear_password_failures", move |conn, _| {
             counters::clear_password_failures(conn, &uid)
@@ -376,7 +444,7 @@ impl Store for SqliteStore {
         let family = query.family.map(str::to_owned);
         let uid = query.uid.to_owned();
         let issued_at = query.issued_at;
-        self.run("is_revoked", move |conn, now| {
+        self.read("is_revoked", move |conn, now| {
             revocations::is_revoked(conn, &jti, family.as_deref(), &uid, issued_at, now)
         })
         .await
@@ -392,7 +460,11 @@ impl Store for SqliteStore {
     }
 
     async fn health(&self) -> StoreResult<()> {
-        self.run("health", |conn, _| upkeep::health(conn)).await
+        self.read("health", |conn, _| upkeep::health(conn)).await?;
+        self.call(&self.writer, "health", HEALTH_TIMEOUT, |conn, _| {
+            upkeep::writable(conn)
+        })
+        .await
     }
 
     async fn sweep_expired(&self) -> StoreResult<u64> {

@@ -161,6 +161,34 @@ async fn the_sweeper_removes_expired_sessions_in_the_background() {
     task.abort();
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn reads_go_on_and_the_store_is_unready_while_another_process_holds_the_write_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("locked.db");
+    let store = open_at(&path, Arc::new(ManualClock::new(START))).await;
+    let email = Identifier::new(IdentifierType::Email, "held@example.com");
+    let new = NewUser {
+        brand: "acme".into(),
+        identifiers: vec![email.clone()],
+        contact: Contact::default(),
+        password_hash: Some("$argon2id$held".into()),
+    };
+    let (user, _) = store.find_or_create_user(new).await.unwrap();
+
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let found = store.find_user("acme", &email).await.unwrap();
+    assert_eq!(found.map(|u| u.uid), Some(user.uid.clone()));
+    assert!(matches!(
+        store.health().await,
+        Err(StoreError::Unavailable(_))
+    ));
+    // Nothing to forget: a read, so a right password still logs in.
+    store.clear_password_failures(&user.uid).await.unwrap();
+    blocker.execute_batch("ROLLBACK").unwrap();
+    store.health().await.unwrap();
+}
+
 /// Set in the child process of the kill -9 test: the file to register into.
 const CRASH_CHILD_ENV: &str = "PORTCULLIS_STORE_KILL9_CHILD";
 

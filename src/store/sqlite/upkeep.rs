@@ -1,8 +1,8 @@
 //! Housekeeping of the SQLite store: generated secrets, the readiness
-//! probe and the sweep of expired records.
+//! probes and the sweep of expired records.
 
 use super::super::{StoreError, StoreResult, UnixMs, SECRET_LEN};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 /// The named secret, made from the CSPRNG on first use.
 pub fn get_or_create_secret(tx: &Transaction<'_>, name: &str, now: UnixMs) -> StoreResult<Vec<u8>> {
@@ -38,6 +38,14 @@ pub fn health(conn: &Connection) -> StoreResult<()> {
     } else {
         Err(StoreError::Unavailable("SELECT 1 did not answer 1".into()))
     }
+}
+
+/// Takes the write lock and gives it back: another process holding the
+/// file locked makes the store unready.
+pub fn writable(conn: &mut Connection) -> StoreResult<()> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)?
+        .rollback()?;
+    Ok(())
 }
 
 /// Deletes every ephemeral row whose time has passed and clears passed
