@@ -43,9 +43,11 @@ pub struct Server {
     pub keepalive_timeout: Dur,
     /// Upstream connections kept for reuse, per process.
     pub upstream_keepalive_pool_size: usize,
-    /// Read buffer of each client connection. Pingora's default (64 KiB)
-    /// suits TLS; plaintext HTTP/1 needs far less, and every idle keep-alive
-    /// connection holds one.
+    /// Read buffer of each client connection, in front of the socket.
+    /// Pingora's default (64 KiB) suits TLS; the gateway reads request heads
+    /// into its own buffer and Pingora reads bodies into its own, so
+    /// plaintext HTTP/1 needs none (0), and every idle keep-alive connection
+    /// would hold one.
     pub connection_read_buffer: Size,
     /// Let idle worker threads take tasks from busy ones (tokio's
     /// multi-threaded scheduler). Off: each thread runs its own connections
@@ -68,7 +70,7 @@ impl Default for Server {
             keepalive_timeout: Dur::secs(60),
             upstream_keepalive_pool_size: 128,
             work_stealing: false,
-            connection_read_buffer: Size(8 * 1024),
+            connection_read_buffer: Size(0),
             access_log: true,
             log_level: "info".into(),
         }

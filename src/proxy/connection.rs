@@ -22,8 +22,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Pingora's own first read buffer for a request head.
-const HEAD_BUFFER: usize = 4096;
+/// The first read buffer of a head: an idle keep-alive connection holds it
+/// while it waits, so it is small; most heads (a JWT included) fit.
+const HEAD_BUFFER_FIRST: usize = 2048;
+/// How a head that does not fit grows (Pingora's own head buffer size).
+const HEAD_BUFFER_GROWTH: usize = 4096;
 /// After a refusal, unread request bytes are drained for this long so that
 /// closing does not reset the connection before the answer is read.
 const LINGER: Duration = Duration::from_millis(500);
@@ -130,7 +133,7 @@ async fn read_head(
     if *shutdown.borrow_and_update() && deadlines.kept_alive {
         return Head::Gone; // no new request on a kept-alive connection
     }
-    let mut buf = BytesMut::with_capacity(HEAD_BUFFER);
+    let mut buf = BytesMut::with_capacity(HEAD_BUFFER_FIRST);
     let first = tokio::select! {
         biased;
         read = fast_timeout(deadlines.idle, stream.read_buf(&mut buf)) => read,
@@ -154,8 +157,8 @@ async fn read_head(
             Ok(None) => {}
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        if buf.capacity() - buf.len() < 1024 {
-            buf.reserve(HEAD_BUFFER);
+        if buf.len() == buf.capacity() {
+            buf.reserve(HEAD_BUFFER_GROWTH);
         }
         match fast_timeout(left, stream.read_buf(&mut buf)).await {
             Err(_) => return Head::Refused(request_head::HEADER_TIMEOUT),
