@@ -3,6 +3,7 @@
 //! passes to upstream clusters with identity headers.
 
 pub mod admin;
+pub mod allocator;
 pub mod auth;
 pub mod bridges;
 pub mod cli;

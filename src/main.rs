@@ -285,6 +285,7 @@ fn load(path: &std::path::Path) -> Result<config::Config, ConfigError> {
 }
 
 fn main() -> ExitCode {
+    portcullis::allocator::return_freed_memory_promptly();
     let cli = Cli::parse();
     match cli.command {
         Command::Check { config } => match load(&config) {
