@@ -5,7 +5,9 @@ Every contender proxies to the same upstream (an nginx answering a fixed
 200), is pinned to CPU 0 with one worker, and is driven by the same wrk
 client on CPU 1 (the upstream shares CPU 1). Rounds are interleaved
 (A B C ... A B C ...) and medians reported, with ratios, because absolute
-numbers on a shared machine drift. Writes benches/results/latest.md.
+numbers on a shared machine drift. Then the auth API: complete mobile OTP
+logins per second on SQLite and on Redis, and the proxy's latency while a
+password/validate storm runs. Writes benches/results/latest.md.
 """
 import argparse, base64, hashlib, hmac, json, os, platform, re, signal, socket
 import statistics, subprocess, sys, tempfile, time
@@ -79,17 +81,21 @@ http {{ access_log off; keepalive_requests 1000000;
         self.procs.append(pinned(CLIENT_CPU, ["nginx", "-c", str(conf), "-p", str(self.dir)]))
         wait_port(self.upstream_port)
 
-    def start_portcullis(self, port):
+    def start_portcullis(self, port, store=None, auth=""):
+        """`auth`: extra config for the auth API measurements (brands, code
+        delivery, rate limits); empty for the proxy contenders."""
         secret = self.dir / "bench.secret"; secret.write_bytes(SECRET)
         conf = self.dir / f"portcullis-{port}.yaml"
+        store = store or f"{{path: {self.dir}/portcullis-{port}.db}}"
+        limits = "" if auth else "limits: {rate: {proxy_per_subject: null}}"
         conf.write_text(f"""server: {{threads: 1, access_log: false, log_level: warn,
   pid_file: {self.dir}/portcullis-{port}.pid, upgrade_sock: {self.dir}/portcullis-{port}.sock}}
 listen: [{{address: 127.0.0.1:{port}}}]
 admin: {{address: 127.0.0.1:{free_port()}}}
-store: {{path: {self.dir}/portcullis-{port}.db}}
+store: {store}
 tokens:
   signing: [{{kid: bench-1, alg: HS256, secret_file: {secret}}}]
-limits: {{rate: {{proxy_per_subject: null}}}}
+{limits}{auth}
 upstreams:
   up: {{backends: [127.0.0.1:{self.upstream_port}]}}
 routes:
@@ -99,7 +105,21 @@ routes:
 """)
         p = pinned(PROXY_CPU, [str(self.args.binary), "run", "-c", str(conf)],
                    stderr=open(self.dir / f"portcullis-{port}.log", "w"))
+        p.config = conf
         self.procs.append(p); wait_port(port); return p
+
+    def start_bare_pingora(self, port):
+        """examples/bare_pingora.rs: Pingora alone, no auth, one worker."""
+        p = pinned(PROXY_CPU, [str(self.args.bare_pingora), f"127.0.0.1:{port}",
+                               f"127.0.0.1:{self.upstream_port}"],
+                   stderr=open(self.dir / "bare-pingora.log", "w"))
+        self.procs.append(p); wait_port(port); return p
+
+    def start_redis(self):
+        port = free_port()
+        p = pinned(CLIENT_CPU, ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                "--save", "", "--appendonly", "no"])
+        self.procs.append(p); wait_port(port); return p, port
 
     def start_haproxy(self, port):
         conf = self.dir / "haproxy.cfg"
@@ -148,14 +168,16 @@ http {{ access_log off; keepalive_requests 1000000;
     # --- measurement -------------------------------------------------------
     def contenders(self):
         auth = f"Authorization: Bearer {self.token}"
-        pj, po, hp, nx = free_port(), free_port(), free_port(), free_port()
+        pj, po, bp, hp, nx = free_port(), free_port(), free_port(), free_port(), free_port()
         self.portcullis_pid = self.start_portcullis(pj).pid
         self.start_portcullis(po)
+        self.start_bare_pingora(bp)
         self.start_haproxy(hp)
         self.start_nginx_proxy(nx)
         return [
             ("portcullis-jwt", f"http://127.0.0.1:{pj}/jwt/x", auth),
             ("portcullis-none", f"http://127.0.0.1:{po}/open/x", None),
+            ("bare-pingora", f"http://127.0.0.1:{bp}/x", None),
             ("haproxy-jwt", f"http://127.0.0.1:{hp}/jwt/x", auth),
             ("nginx-proxy", f"http://127.0.0.1:{nx}/x", None),
             ("upstream-direct", f"http://127.0.0.1:{self.upstream_port}/x", None),
@@ -190,6 +212,82 @@ http {{ access_log off; keepalive_requests 1000000;
             m = re.search(rf"\s{p}%+ in ([\d.]+) secs", out)
             return float(m.group(1)) * 1000 if m else float("nan")
         return pct(50), pct(99)
+
+    # --- auth API ----------------------------------------------------------
+    def auth_config(self, webhook_port):
+        """The auth API as the login measurements need it: the auth rate
+        limits off (they would cap one client IP at 20 logins/s), codes sent
+        without a per-identifier cap, delivered by webhook to auth_load.py."""
+        return f"""limits: {{rate: {{proxy_per_subject: null, auth_per_ip: null, auth_per_identifier: null}}}}
+brands:
+  DEMO: {{otp: {{max_sends: 1000000000, send_window: 1h}}}}
+  PWD: {{password_enabled: true}}
+otp_delivery: {{kind: webhook, url: "http://127.0.0.1:{webhook_port}/otp", timeout: 5s}}"""
+
+    def auth_load(self, mode, port, pid, duration, extra):
+        cmd = ["taskset", "-c", CLIENT_CPU, sys.executable, str(ROOT / "benches/load/auth_load.py"),
+               mode, str(port), "--duration", str(duration), "--gateway-pid", str(pid)] + extra
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+
+    @staticmethod
+    def auth_result(proc, what):
+        out, _ = proc.communicate()
+        lines = [l for l in out.splitlines() if l.startswith("{")]
+        if proc.returncode != 0 or not lines:
+            raise RuntimeError(f"{what}: auth_load.py failed (exit {proc.returncode}): {out[-500:]}")
+        res = json.loads(lines[-1])
+        if res["completed"] == 0:
+            raise RuntimeError(f"{what}: nothing completed; errors {res['errors']}")
+        return res
+
+    def logins(self, store):
+        """Complete mobile OTP logins per second against a fresh gateway on
+        `store` (sqlite or redis). Returns the gateway (still running), its
+        port and the result."""
+        port, hook = free_port(), free_port()
+        store_conf = None
+        if store == "redis":
+            _, redis_port = self.start_redis()
+            store_conf = f'{{kind: redis, url: "redis://127.0.0.1:{redis_port}", key_prefix: "bench:"}}'
+        gw = self.start_portcullis(port, store_conf, self.auth_config(hook))
+        res = self.auth_result(self.auth_load("logins", port, gw.pid, self.args.duration,
+                                              ["--webhook-port", str(hook),
+                                               "--concurrency", str(self.args.login_concurrency)]),
+                               f"logins on {store}")
+        print(f"OTP logins on {store}: {res['per_second']:,.0f}/s, CPU gateway "
+              f"{res['gateway_cpu_percent']:.0f}% client {res['client_cpu_percent']:.0f}%, "
+              f"errors {res['errors'] or 'none'}", flush=True)
+        return gw, port, res
+
+    def storm_latency(self, gw, port):
+        """p50/p99 of /jwt/ at the fixed rate on `gw`, first alone, then while
+        a storm of password/validate (argon2id) runs against the same gateway."""
+        email, password = "storm@example.com", "correct horse battery"
+        add = subprocess.run([str(self.args.binary), "user", "add", "-c", str(gw.config), "--brand", "PWD",
+                              "--email", email, "--password-stdin"], input=password + "\n",
+                             capture_output=True, text=True)
+        if add.returncode != 0:
+            raise RuntimeError(f"portcullis user add: {add.stdout}{add.stderr}")
+        url, header = f"http://127.0.0.1:{port}/jwt/x", f"Authorization: Bearer {self.token}"
+        self.sanity("storm gateway", url, header)
+        calm = self.hey(url, header)
+        storm = self.auth_load("storm", port, gw.pid, self.args.duration + 2,
+                               ["--concurrency", str(self.args.storm_concurrency),
+                                "--email", email, "--password", password])
+        time.sleep(1)
+        stormy = self.hey(url, header)
+        res = self.auth_result(storm, "password storm")
+        print(f"p50/p99 ms without storm {calm[0]:.2f}/{calm[1]:.2f}, during storm "
+              f"{stormy[0]:.2f}/{stormy[1]:.2f} ({res['per_second']:,.1f} password logins/s)", flush=True)
+        return calm, stormy, res
+
+    def auth(self):
+        gw, port, sqlite = self.logins("sqlite")
+        storm = self.storm_latency(gw, port)
+        stop(gw)
+        gw, _, redis = self.logins("redis")
+        for p in self.procs[1:]: stop(p)
+        return {"sqlite": sqlite, "redis": redis, "storm": storm}
 
     def rss_kib(self, pid):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -226,11 +324,12 @@ http {{ access_log off; keepalive_requests 1000000;
                 print(f"round {r+1} {name}: {rps:,.0f} req/s", flush=True)
         latency = {name: self.hey(url, header) for name, url, header in cs}
         for p in self.procs[1:]: stop(p)
+        auth = self.auth()
         idle, loaded, held = self.connection_memory(self.args.idle_connections)
-        self.report(cs, results, latency, idle, loaded, held, notes)
+        self.report(cs, results, latency, auth, idle, loaded, held, notes)
         for p in self.procs: stop(p)
 
-    def report(self, cs, results, latency, idle, loaded, held, notes):
+    def report(self, cs, results, latency, auth, idle, loaded, held, notes):
         med = {k: statistics.median(v) for k, v in results.items()}
         def ratio(a, b): return med[a] / med[b] if med[b] else float("nan")
         cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
@@ -242,6 +341,10 @@ http {{ access_log off; keepalive_requests 1000000;
             ("Portcullis JWT / HAProxy jwt_verify", ratio("portcullis-jwt", "haproxy-jwt"), ">= 1.0 (stretch 1.2)"),
             ("Portcullis JWT / Portcullis no auth", ratio("portcullis-jwt", "portcullis-none"), ">= 0.95"),
             ("Portcullis JWT / nginx proxy_pass", ratio("portcullis-jwt", "nginx-proxy"), ">= 0.7"),
+            ("Portcullis JWT / bare Pingora (what Portcullis adds)", ratio("portcullis-jwt", "bare-pingora"),
+             "(measuring stick)"),
+            ("bare Pingora / HAProxy jwt_verify (Pingora's share of the gap)", ratio("bare-pingora", "haproxy-jwt"),
+             "(measuring stick)"),
         ]
         lines = ["# Load benchmark: latest results", "",
                  f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with `benches/load/run.sh"
@@ -259,12 +362,38 @@ http {{ access_log off; keepalive_requests 1000000;
             lines.append(f"| {name} | {med[name]:,.0f} | {', '.join(f'{x:,.0f}' for x in results[name])} | {p50:.2f} | {p99:.2f} |")
         lines += ["", "## Ratios against the targets", "", "| ratio | measured | target |", "|---|---:|---|"]
         lines += [f"| {n} | {v:.2f} | {t} |" for n, v, t in targets]
+        sq, rd = auth["sqlite"], auth["redis"]
+        calm, stormy, storm = auth["storm"]
+        errs = lambda r: ", ".join(f"{k}: {v}" for k, v in r["errors"].items()) or "none"
+        lines += ["", "## Auth API", "",
+                  f"Complete mobile OTP logins (token/generate, otp/generate, otp/validate with the code), "
+                  f"{self.args.login_concurrency} concurrent clients for {self.args.duration}s against one gateway "
+                  f"(one worker, CPU {PROXY_CPU}); codes delivered by webhook to a receiver in the client (CPU {CLIENT_CPU}); "
+                  f"existing users (one untimed pass registers them first). Redis runs on CPU {CLIENT_CPU}. "
+                  "The bench config turns the auth rate limits off (`auth_per_ip: null, auth_per_identifier: null`; "
+                  "the defaults allow 20/s per client IP) and raises `otp.max_sends`. "
+                  "CPU is % of one core in the timed part: the side near 100% was the limit; when neither is, "
+                  "the gateway waited (on the store, the disk or the webhook).", "",
+                  "| measure | SQLite | Redis |", "|---|---:|---:|",
+                  f"| complete OTP logins/s | {sq['per_second']:,.0f} | {rd['per_second']:,.0f} |",
+                  f"| gateway CPU, % of one core | {sq['gateway_cpu_percent']:.0f} | {rd['gateway_cpu_percent']:.0f} |",
+                  f"| client CPU (Python, with the webhook receiver), % of one core | "
+                  f"{sq['client_cpu_percent']:.0f} | {rd['client_cpu_percent']:.0f} |",
+                  f"| failed logins | {errs(sq)} | {errs(rd)} |",
+                  "", "## Proxy latency during a password storm", "",
+                  f"`/jwt/` on the SQLite gateway above at {self.args.latency_rps} req/s (hey), alone, then while "
+                  f"{self.args.storm_concurrency} clients loop token/generate + password/validate with the right "
+                  f"password (argon2id, 19 MiB, 2 passes) against the same gateway.", "",
+                  "| proxy path | p50 ms | p99 ms |", "|---|---:|---:|",
+                  f"| no storm | {calm[0]:.2f} | {calm[1]:.2f} |",
+                  f"| during the storm ({storm['per_second']:,.1f} password logins/s, gateway CPU "
+                  f"{storm['gateway_cpu_percent']:.0f}%) | {stormy[0]:.2f} | {stormy[1]:.2f} |"]
         lines += ["", "## Memory", "",
                   f"- Idle RSS: {idle / 1024:.1f} MiB (target < 30 MiB)",
                   f"- With {held:,} idle keep-alive connections: {loaded / 1024:.1f} MiB, "
                   f"{per_conn:,.0f} bytes per connection (target < 2048)"]
         if notes: lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
-        out = ROOT / "benches/results/latest.md"
+        out = self.args.output
         out.write_text("\n".join(lines) + "\n")
         print("\n".join(lines))
 
@@ -272,11 +401,16 @@ http {{ access_log off; keepalive_requests 1000000;
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--binary", type=Path, default=ROOT / "target/release/portcullis")
+    ap.add_argument("--bare-pingora", type=Path, default=ROOT / "target/release/examples/bare_pingora")
+    ap.add_argument("--output", type=Path, default=ROOT / "benches/results/latest.md",
+                    help="where the table goes (a scratch file for trial runs)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--latency-rps", type=int, default=2000)
     ap.add_argument("--idle-connections", type=int, default=10000)
+    ap.add_argument("--login-concurrency", type=int, default=16, help="OTP login clients")
+    ap.add_argument("--storm-concurrency", type=int, default=8, help="password/validate storm clients")
     ap.add_argument("--quick", action="store_true", help="1 round of 3 s, 1,000 idle connections")
     args = ap.parse_args()
     if args.quick:

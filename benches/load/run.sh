@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The load benchmark, one command: Portcullis (JWT and no auth) against
-# HAProxy with jwt_verify, nginx proxy_pass and the bare upstream, side by side
-# in interleaved rounds on this machine. Writes benches/results/latest.md.
-# Options are passed to bench.py (--rounds N, --duration SECONDS, --quick).
+# The load benchmark, one command: Portcullis (JWT and no auth) against a bare
+# Pingora proxy, HAProxy with jwt_verify, nginx proxy_pass and the bare
+# upstream, side by side in interleaved rounds on this machine; then OTP
+# logins/s on SQLite and Redis and proxy latency during a password storm.
+# Writes benches/results/latest.md. Needs redis-server (scripts/ensure-tools.sh test).
+# Options are passed to bench.py (--rounds N, --duration SECONDS, --quick,
+# --output FILE for a trial run that leaves latest.md alone).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -25,5 +28,7 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 scripts/ensure-tools.sh build
-cargo build --release --locked --bin portcullis
-exec python3 benches/load/bench.py --binary target/release/portcullis "$@"
+# One build: the gateway and the bare Pingora measuring stick (examples/bare_pingora.rs).
+cargo build --release --locked --bin portcullis --example bare_pingora
+exec python3 benches/load/bench.py --binary target/release/portcullis \
+  --bare-pingora target/release/examples/bare_pingora "$@"
