@@ -3,7 +3,7 @@
 //!
 //! It forwards every request to one upstream with no auth, no routing, no
 //! metrics, no request ids and no header changes, on one worker thread, with
-//! the listener's read buffer Portcullis uses by default (8 KiB) and the same
+//! the listener read buffer Portcullis uses by default (none) and the same
 //! upstream keep-alive pool size. Portcullis' throughput divided by this one's
 //! shows what Portcullis adds on top of Pingora; this one divided by HAProxy's
 //! shows how much of the gap to HAProxy is Pingora itself.
@@ -62,7 +62,7 @@ fn main() {
     server.bootstrap();
     let mut proxy = pingora_proxy::http_proxy_service(&server.configuration, Bare { upstream });
     // Portcullis' `server.connection_read_buffer` default.
-    let buffers = L4BufferSettings::default().read(8 * 1024);
+    let buffers = L4BufferSettings::default().read(0);
     proxy.add_listener(ListenerConfig::tcp(&listen).l4_buffer(buffers));
     server.add_service(proxy);
     server.run_forever();
