@@ -124,21 +124,7 @@ async fn a_head_that_takes_longer_than_the_header_deadline_gets_408_json() {
     // A new line every 300 ms keeps every single read well inside any
     // per-read timeout; only a total deadline stops it.
     let started = std::time::Instant::now();
-    let mut answer = Vec::new();
-    let mut buf = [0u8; 1024];
-    for i in 0..40 {
-        let _ = s
-            .write_all(format!("X-Trickle-{i}: 1\r\n").as_bytes())
-            .await;
-        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await
-        {
-            answer.extend_from_slice(&buf[..n]);
-            if n == 0 || answer.ends_with(b"}") {
-                break;
-            }
-        }
-    }
-    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let answer = trickle(&mut s, |i| format!("X-Trickle-{i}: 1\r\n").into_bytes()).await;
     assert!(answer.starts_with("HTTP/1.1 408 "), "{answer:?}");
     assert_eq!(common::json_body(&answer)["status"]["code"], 408);
     assert!(
@@ -180,6 +166,24 @@ async fn a_kept_alive_connection_waits_the_idle_timeout_not_the_header_deadline(
     assert_eq!(up.served(), 2);
 }
 
+/// Sends `piece(i)` every 300 ms (at most 40 times) until the gateway
+/// answers a JSON body or closes; returns what it answered.
+async fn trickle(s: &mut tokio::net::TcpStream, piece: impl Fn(usize) -> Vec<u8>) -> String {
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    for i in 0..40 {
+        let _ = s.write_all(&piece(i)).await;
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await
+        {
+            answer.extend_from_slice(&buf[..n]);
+            if n == 0 || answer.ends_with(b"}") {
+                break;
+            }
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 async fn connect_and_send(gw: &Gateway, bytes: &[u8]) -> tokio::net::TcpStream {
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", gw.port))
         .await
@@ -199,4 +203,42 @@ async fn read_for(s: &mut tokio::net::TcpStream, quiet: Duration) -> String {
         out.extend_from_slice(&buf[..n]);
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proxied_body_that_trickles_past_its_deadline_gets_408_json() {
+    let up = Upstream::start("api").await;
+    let gw = Gateway::start(&format!(
+        "limits: {{proxy_body_read_timeout: 1s}}\nupstreams:\n  api: {{backends: [{}]}}\nroutes:\n  - {{path: /, upstream: api, auth: none}}\n",
+        up.address()
+    ))
+    .await;
+    let mut s = connect_and_send(
+        &gw,
+        b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n",
+    )
+    .await;
+    // One byte every 300 ms: each read is quick, the whole body is not.
+    let started = std::time::Instant::now();
+    let answer = trickle(&mut s, |_| b"x".to_vec()).await;
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer:?}");
+    assert_eq!(common::json_body(&answer)["status"]["code"], 408);
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "cut off by the deadline"
+    );
+
+    let whole = common::client()
+        .post(gw.url("/upload"))
+        .body("y".repeat(100_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        whole.status(),
+        200,
+        "a body that arrives in time is forwarded"
+    );
+    let seen: serde_json::Value = whole.json().await.unwrap();
+    assert_eq!(seen["body_len"], 100_000);
 }

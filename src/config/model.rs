@@ -513,6 +513,8 @@ pub struct Limits {
     /// Total time a request head may take to arrive, from its first byte
     /// (from the connection's start for its first request); 408 beyond.
     pub header_read_timeout: Dur,
+    /// Total time a proxied request body may take to arrive (408 beyond).
+    pub proxy_body_read_timeout: Dur,
 }
 
 impl Default for Limits {
@@ -526,6 +528,7 @@ impl Default for Limits {
             max_header_bytes: Size(32 * 1024),
             body_read_timeout: Dur::secs(10),
             header_read_timeout: Dur::secs(10),
+            proxy_body_read_timeout: Dur::secs(60),
         }
     }
 }

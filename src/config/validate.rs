@@ -304,6 +304,9 @@ fn limits(cfg: &Config, issues: &mut Issues) {
     if l.header_read_timeout.get().is_zero() {
         issues.push("limits.header_read_timeout", "must be more than 0");
     }
+    if l.proxy_body_read_timeout.get().is_zero() {
+        issues.push("limits.proxy_body_read_timeout", "must be more than 0");
+    }
 }
 
 fn upstreams(cfg: &Config, issues: &mut Issues) {

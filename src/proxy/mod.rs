@@ -2,6 +2,7 @@
 //! clusters, and the JSON answers the gateway writes itself.
 
 pub mod auth_api;
+pub mod body_deadline;
 pub mod cluster;
 pub mod connection;
 pub mod credentials;

@@ -9,7 +9,7 @@ use super::forwarding;
 use super::policy;
 use super::respond;
 use super::router::{host_name, RouteMatch};
-use super::{auth_api, identity_headers};
+use super::{auth_api, body_deadline, identity_headers};
 use crate::config::Route;
 use crate::gateway::{Gateway, Snapshot};
 use crate::limits::limited_headers;
@@ -54,6 +54,8 @@ pub struct RequestCtx {
     pub label: &'static str,
     /// Who the verified credential speaks for, on routes that checked one.
     pub identity: Option<Arc<Identity>>,
+    /// When a proxied request's body must have arrived.
+    pub body_deadline: Option<Instant>,
 }
 
 /// Standard methods keep their name in metrics; anything else is `OTHER`.
@@ -88,6 +90,7 @@ impl ProxyHttp for Proxy {
             upstream_started: None,
             label: "none",
             identity: None,
+            body_deadline: None,
         }
     }
 
@@ -190,6 +193,10 @@ impl ProxyHttp for Proxy {
                         .inc();
                 }
                 ctx.identity = identity;
+                ctx.body_deadline = body_deadline::start(
+                    session,
+                    snapshot.config.limits.proxy_body_read_timeout.get(),
+                );
                 Ok(false)
             }
             Err(denied) => {
@@ -219,6 +226,19 @@ impl ProxyHttp for Proxy {
                 Ok(true)
             }
         }
+    }
+
+    async fn request_body_filter(
+        &self,
+        session: &mut Session,
+        _body: &mut Option<bytes::Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> pingora_error::Result<()> {
+        if end_of_stream {
+            return Ok(());
+        }
+        body_deadline::next_read(session, ctx.body_deadline)
     }
 
     async fn upstream_peer(
