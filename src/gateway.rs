@@ -4,14 +4,16 @@
 
 use crate::auth::{AuthApi, AuthDeps, Settings};
 use crate::bridges::{Issuer, StoreRevocations};
-use crate::config::{AuthMode, Config, ConfigError, FailMode, Issues};
+use crate::config::{AuthMode, Config, ConfigError, FailMode, Issues, Route};
 use crate::limits::RateLimits;
+use crate::metrics::RouteMetrics;
 use crate::otp::{self, CodeHasher};
 use crate::proxy::cluster::Cluster;
 use crate::proxy::router::Router;
 use crate::store::{Clock, Store, SystemClock};
 use crate::tokens::TokenService;
 use arc_swap::ArcSwap;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -35,6 +37,26 @@ pub struct Snapshot {
     /// request so that no client can pose as a verified user.
     pub identity_headers: Vec<http::HeaderName>,
     pub limits: RateLimits,
+    /// What the proxy path needs of each route, by `Route::index`.
+    pub route_plans: Vec<RoutePlan>,
+}
+
+/// What the proxy path needs of one route on every request, prepared once
+/// per snapshot rather than per request.
+#[derive(Clone)]
+pub struct RoutePlan {
+    /// The identity headers the route sets: lower-case name and claim.
+    pub forwarded: Vec<(bytes::Bytes, String)>,
+    pub metrics: RouteMetrics,
+}
+
+impl RoutePlan {
+    fn new(route: &Route) -> Self {
+        RoutePlan {
+            forwarded: crate::proxy::identity_headers::forwarded(route),
+            metrics: RouteMetrics::new(route.label()),
+        }
+    }
 }
 
 impl Snapshot {
@@ -77,6 +99,7 @@ impl Snapshot {
             limits: RateLimits::from_config_with_store(&config, &shared.store),
             router: Router::new(&config.routes),
             identity_headers: identity_headers(&config),
+            route_plans: config.routes.iter().map(RoutePlan::new).collect(),
             clusters,
             tokens,
             config: Arc::new(config),
@@ -112,6 +135,15 @@ impl Snapshot {
             .collect();
         names.sort_unstable();
         names
+    }
+
+    /// The plan of `route`, one of this snapshot's routes.
+    pub fn plan(&self, route: &Route) -> Cow<'_, RoutePlan> {
+        match self.route_plans.get(route.index) {
+            Some(plan) => Cow::Borrowed(plan),
+            // Only for a route from elsewhere (never on the proxy path).
+            None => Cow::Owned(RoutePlan::new(route)),
+        }
     }
 
     /// Whether any route needs token checks.

@@ -4,8 +4,10 @@
 
 use once_cell::sync::Lazy;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
+use std::sync::OnceLock;
 
 /// Buckets suited to a proxy: 100 µs to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -96,6 +98,46 @@ impl Metrics {
             return String::new();
         }
         String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// The series one route feeds on every request, looked up by label on first
+/// use and then kept, so that a request does not hash label values and take
+/// the metric family's lock. Created on first use, as `with_label_values`
+/// would, so no series appears before it counts something.
+#[derive(Clone)]
+pub struct RouteMetrics {
+    label: String,
+    allowed: OnceLock<IntCounter>,
+    duration: OnceLock<Histogram>,
+}
+
+impl RouteMetrics {
+    /// For the route labelled `label` (`Route::label`).
+    pub fn new(label: &str) -> Self {
+        RouteMetrics {
+            label: label.to_string(),
+            allowed: OnceLock::new(),
+            duration: OnceLock::new(),
+        }
+    }
+
+    /// `auth_decisions_total{route, result="allowed"}`.
+    pub fn allowed(&self) -> &IntCounter {
+        self.allowed.get_or_init(|| {
+            METRICS
+                .auth_decisions_total
+                .with_label_values(&[self.label.as_str(), "allowed"])
+        })
+    }
+
+    /// `request_duration_seconds{route}`.
+    pub fn duration(&self) -> &Histogram {
+        self.duration.get_or_init(|| {
+            METRICS
+                .request_duration_seconds
+                .with_label_values(&[self.label.as_str()])
+        })
     }
 }
 

@@ -13,6 +13,7 @@ pub use shared::SharedLimiter;
 use crate::config::{Bucket, Config};
 use crate::store::Store;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -39,13 +40,24 @@ impl<K: std::hash::Hash + Eq + Send + Sync + Clone + ToString + 'static> AuthLim
     }
 }
 
+/// The key of a token subject (issuer and uid) in the proxy's limits: a
+/// 64-bit hash with a per-process random seed, so that no key text is built
+/// per request; two subjects share a bucket only by a chance of about 2^-64
+/// that nobody outside can steer.
+pub fn subject_key(issuer: &str, uid: &str) -> u64 {
+    static SEED: once_cell::sync::Lazy<foldhash::quality::RandomState> =
+        once_cell::sync::Lazy::new(Default::default);
+    SEED.hash_one((issuer, uid))
+}
+
 /// Every limiter one config snapshot defines.
 pub struct RateLimits {
     pub auth_per_ip: Option<AuthLimiter<IpAddr>>,
     pub auth_per_identifier: Option<AuthLimiter<String>>,
-    pub proxy_per_subject: Option<Arc<KeyedLimiter<String>>>,
-    /// Routes with their own `rate`, by route index.
-    pub per_route: HashMap<usize, Arc<KeyedLimiter<String>>>,
+    /// Keyed by `subject_key`.
+    pub proxy_per_subject: Option<Arc<KeyedLimiter<u64>>>,
+    /// Routes with their own `rate`, by route index; keyed by `subject_key`.
+    pub per_route: HashMap<usize, Arc<KeyedLimiter<u64>>>,
 }
 
 impl RateLimits {
@@ -103,7 +115,7 @@ impl RateLimits {
     }
 
     /// The limiter for a route's token subjects: its own, else the global one.
-    pub fn for_route(&self, route_index: usize) -> Option<&Arc<KeyedLimiter<String>>> {
+    pub fn for_route(&self, route_index: usize) -> Option<&Arc<KeyedLimiter<u64>>> {
         self.per_route
             .get(&route_index)
             .or(self.proxy_per_subject.as_ref())

@@ -9,14 +9,17 @@ use pingora_core::upstreams::peer::HttpPeer;
 use pingora_load_balancing::health_check::{HealthObserve, HttpHealthCheck};
 use pingora_load_balancing::selection::RoundRobin;
 use pingora_load_balancing::{Backend, LoadBalancer};
+use prometheus::Histogram;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub struct Cluster {
     pub name: String,
     pub lb: Arc<LoadBalancer<RoundRobin>>,
     pub config: Upstream,
     pub has_health_check: bool,
+    /// `upstream_duration_seconds{upstream}`, looked up on first use.
+    upstream_duration: OnceLock<Histogram>,
 }
 
 /// Keeps `portcullis_upstream_backend_healthy` in step with health checks.
@@ -91,6 +94,16 @@ impl Cluster {
             lb: Arc::new(lb),
             config: config.clone(),
             has_health_check: config.health_check.is_some(),
+            upstream_duration: OnceLock::new(),
+        })
+    }
+
+    /// `upstream_duration_seconds{upstream}` of this cluster.
+    pub fn upstream_duration(&self) -> &Histogram {
+        self.upstream_duration.get_or_init(|| {
+            METRICS
+                .upstream_duration_seconds
+                .with_label_values(&[self.name.as_str()])
         })
     }
 

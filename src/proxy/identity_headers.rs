@@ -7,21 +7,34 @@ use super::credentials::X_API_KEY;
 use crate::config::Route;
 use crate::gateway::DEFAULT_FORWARD_CLAIMS;
 use crate::tokens::Identity;
+use bytes::Bytes;
 use pingora_http::RequestHeader;
 use std::borrow::Cow;
 
-pub fn add(upstream: &mut RequestHeader, route: &Route, identity: &Identity) {
+/// The identity headers a route sets, as (lower-case name, claim): its
+/// `forward_claims`, else the defaults. Built once per config snapshot.
+pub fn forwarded(route: &Route) -> Vec<(Bytes, String)> {
     match &route.forward_claims {
-        Some(map) => {
-            for (header, claim) in map {
-                set(upstream, header, identity, claim);
-            }
-        }
-        None => {
-            for (header, claim) in DEFAULT_FORWARD_CLAIMS {
-                set(upstream, header, identity, claim);
-            }
-        }
+        Some(map) => map
+            .iter()
+            .map(|(header, claim)| (Bytes::from(header.to_ascii_lowercase()), claim.clone()))
+            .collect(),
+        None => DEFAULT_FORWARD_CLAIMS
+            .iter()
+            .map(|(header, claim)| (Bytes::from_static(header.as_bytes()), claim.to_string()))
+            .collect(),
+    }
+}
+
+/// Sets `forwarded` (the route's `forwarded` list) from `identity`.
+pub fn add(
+    upstream: &mut RequestHeader,
+    route: &Route,
+    forwarded: &[(Bytes, String)],
+    identity: &Identity,
+) {
+    for (header, claim) in forwarded {
+        set(upstream, header, identity, claim);
     }
     if !route.forward_token {
         upstream.remove_header(&http::header::AUTHORIZATION);
@@ -47,11 +60,12 @@ fn claim_value<'a>(identity: &'a Identity, claim: &str) -> Option<Cow<'a, str>> 
     }
 }
 
-fn set(upstream: &mut RequestHeader, header: &str, identity: &Identity, claim: &str) {
+fn set(upstream: &mut RequestHeader, header: &Bytes, identity: &Identity, claim: &str) {
     if let Some(value) = claim_value(identity, claim) {
         // A claim that cannot be a header value (control characters) is left out.
         if let Ok(v) = http::HeaderValue::from_str(&value) {
-            let _ = upstream.insert_header(header.to_ascii_lowercase(), v);
+            // A `Bytes` name is shared, not copied (a `HeaderName` would be).
+            let _ = upstream.insert_header(header.clone(), v);
         }
     }
 }

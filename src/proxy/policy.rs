@@ -7,7 +7,7 @@
 
 use super::credentials::{self, Credential};
 use crate::config::{AuthMode, Route};
-use crate::limits::{Decision, KeyedLimiter};
+use crate::limits::{subject_key, Decision, KeyedLimiter};
 use crate::tokens::{Identity, TokenService, VerifyError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,7 +89,7 @@ pub async fn admit(
     headers: &http::HeaderMap,
     tokens: &TokenService,
     cookie_name: Option<&str>,
-    subject_limit: Option<&Arc<KeyedLimiter<String>>>,
+    subject_limit: Option<&Arc<KeyedLimiter<u64>>>,
 ) -> Result<Option<Arc<Identity>>, Denied> {
     if route.auth == AuthMode::None {
         return Ok(None);
@@ -132,7 +132,7 @@ pub async fn admit(
         }
     }
     if let Some(limiter) = subject_limit {
-        let key = format!("{}|{}", identity.issuer, identity.uid);
+        let key = subject_key(&identity.issuer, &identity.uid);
         if let Decision::Limited { retry_after } = limiter.check(&key, 1) {
             return Err(Denied {
                 status: 429,

@@ -187,10 +187,7 @@ impl ProxyHttp for Proxy {
         match admitted {
             Ok(identity) => {
                 if identity.is_some() {
-                    METRICS
-                        .auth_decisions_total
-                        .with_label_values(&[found.label(), "allowed"])
-                        .inc();
+                    snapshot.plan(&found).metrics.allowed().inc();
                 }
                 ctx.identity = identity;
                 ctx.body_deadline = body_deadline::start(
@@ -285,7 +282,8 @@ impl ProxyHttp for Proxy {
             upstream.remove_header(h);
         }
         if let (Some(identity), Some(route)) = (&ctx.identity, &ctx.route) {
-            identity_headers::add(upstream, route, identity);
+            let plan = ctx.snapshot.plan(route);
+            identity_headers::add(upstream, route, &plan.forwarded, identity);
         }
         forwarding::add_forwarding(upstream, ctx.peer, ctx.peer_trusted, &ctx.request_id);
         Ok(())
@@ -298,9 +296,8 @@ impl ProxyHttp for Proxy {
         ctx: &mut RequestCtx,
     ) -> pingora_error::Result<()> {
         if let (Some(started), Some(cluster)) = (ctx.upstream_started, &ctx.cluster) {
-            METRICS
-                .upstream_duration_seconds
-                .with_label_values(&[cluster.name.as_str()])
+            cluster
+                .upstream_duration()
                 .observe(started.elapsed().as_secs_f64());
         }
         upstream_response.insert_header("x-request-id", ctx.request_id.as_str())?;
@@ -337,10 +334,14 @@ impl ProxyHttp for Proxy {
             .requests_total
             .with_label_values(&[route, method, status_buf.format(status)])
             .inc();
-        METRICS
-            .request_duration_seconds
-            .with_label_values(&[route])
-            .observe(elapsed.as_secs_f64());
+        let seconds = elapsed.as_secs_f64();
+        match &ctx.route {
+            Some(r) => ctx.snapshot.plan(r).metrics.duration().observe(seconds),
+            None => METRICS
+                .request_duration_seconds
+                .with_label_values(&[route])
+                .observe(seconds),
+        }
         if ctx.snapshot.config.server.access_log {
             let subject = ctx.identity.as_ref().map_or("", |i| i.uid.as_str());
             tracing::info!(

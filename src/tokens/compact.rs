@@ -1,26 +1,29 @@
 //! Taking a compact JWS (`header.payload.signature`) apart, before anything
 //! is trusted: size limit first, then exactly three non-empty base64url
-//! segments, a JSON object header with a string `alg`, and a JSON object
-//! payload. Headers that would change how the token is read (`crit`, and the
-//! JWE members `enc`/`zip`) are refused. Key-locating headers (`jku`, `x5u`,
-//! `jwk`, `x5c`, `x5t`) are ignored: keys come only from configuration.
+//! segments and a JSON object header with a string `alg`. Headers that would
+//! change how the token is read (`crit`, and the JWE members `enc`/`zip`)
+//! are refused. Key-locating headers (`jku`, `x5u`, `jwk`, `x5c`, `x5t`) are
+//! ignored: keys come only from configuration. The payload is only decoded
+//! and seen to be braced like an object here; its JSON is read
+//! (`payload.rs`) once the signature verified.
 
 use super::error::VerifyError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Tokens longer than this are refused before any decoding.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 /// The members of the protected header this gateway looks at.
 #[derive(Deserialize)]
-pub(crate) struct Header {
-    pub alg: String,
-    #[serde(default)]
-    pub kid: Option<String>,
+pub(crate) struct Header<'a> {
+    #[serde(borrow)]
+    pub alg: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub kid: Option<Cow<'a, str>>,
     #[serde(default)]
     crit: Option<IgnoredAny>,
     #[serde(default)]
@@ -29,16 +32,19 @@ pub(crate) struct Header {
     zip: Option<IgnoredAny>,
 }
 
-/// A token split and decoded, signature not yet checked.
+/// A token split and decoded, signature not yet checked, payload not yet read.
 pub(crate) struct Compact<'a> {
     /// `header.payload`, the bytes the signature covers.
     pub signing_input: &'a [u8],
-    pub header: Header,
-    pub claims: Map<String, Value>,
-    pub signature: Vec<u8>,
+    pub header: Header<'a>,
+    /// The decoded payload: JSON, not yet read.
+    pub payload: &'a [u8],
+    pub signature: &'a [u8],
 }
 
-pub(crate) fn parse(token: &str) -> Result<Compact<'_>, VerifyError> {
+/// Splits `token` and decodes its three segments into `buf` (one allocation
+/// for all three), reading only the header.
+pub(crate) fn parse<'a>(token: &'a str, buf: &'a mut Vec<u8>) -> Result<Compact<'a>, VerifyError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(VerifyError::Malformed("token is larger than 8 KiB"));
     }
@@ -53,8 +59,14 @@ pub(crate) fn parse(token: &str) -> Result<Compact<'_>, VerifyError> {
     if h.is_empty() || p.is_empty() || s.is_empty() {
         return Err(VerifyError::Malformed("a token segment is empty"));
     }
-    let header_bytes = decode(h)?;
-    let header: Header = serde_json::from_slice(&header_bytes)
+    let estimate = base64::decoded_len_estimate;
+    buf.clear();
+    buf.resize(estimate(h.len()) + estimate(p.len()) + estimate(s.len()), 0);
+    let (header_buf, rest) = buf.split_at_mut(estimate(h.len()));
+    let (payload_buf, signature_buf) = rest.split_at_mut(estimate(p.len()));
+
+    let header_bytes = decode(h, header_buf)?;
+    let header: Header = serde_json::from_slice(header_bytes)
         .map_err(|_| VerifyError::Malformed("the header is not a JSON object with a string alg"))?;
     if header.crit.is_some() {
         return Err(VerifyError::invalid(
@@ -66,19 +78,32 @@ pub(crate) fn parse(token: &str) -> Result<Compact<'_>, VerifyError> {
             "encrypted or compressed tokens are not accepted",
         ));
     }
-    let claims: Map<String, Value> = serde_json::from_slice(&decode(p)?)
-        .map_err(|_| VerifyError::Malformed("the payload is not a JSON object"))?;
-    let signature = decode(s)?;
+    let payload = decode(p, payload_buf)?;
+    if !looks_like_object(payload) {
+        return Err(VerifyError::Malformed("the payload is not a JSON object"));
+    }
+    let signature = decode(s, signature_buf)?;
     Ok(Compact {
         signing_input: &token.as_bytes()[..h.len() + 1 + p.len()],
         header,
-        claims,
+        payload,
         signature,
     })
 }
 
-fn decode(segment: &str) -> Result<Vec<u8>, VerifyError> {
-    URL_SAFE_NO_PAD
-        .decode(segment)
-        .map_err(|_| VerifyError::Malformed("a segment is not base64url without padding"))
+/// Whether `json` is braced like an object (JSON whitespace aside): the one
+/// look at the payload before the signature verified. `payload.rs` reads it
+/// in full afterwards.
+fn looks_like_object(json: &[u8]) -> bool {
+    let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    json.iter().find(|b| !is_space(b)) == Some(&b'{')
+        && json.iter().rev().find(|b| !is_space(b)) == Some(&b'}')
+}
+
+/// Decodes `segment` into `out` (at least `decoded_len_estimate` long).
+fn decode<'a>(segment: &str, out: &'a mut [u8]) -> Result<&'a [u8], VerifyError> {
+    let n = URL_SAFE_NO_PAD
+        .decode_slice(segment, &mut *out)
+        .map_err(|_| VerifyError::Malformed("a segment is not base64url without padding"))?;
+    Ok(&out[..n])
 }

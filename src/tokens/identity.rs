@@ -5,6 +5,7 @@
 use super::claims::Role;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 /// A verified token's subject and claims.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,7 +36,63 @@ pub struct Identity {
     pub identifiers: Vec<String>,
     /// The kid of the key that verified the token.
     pub kid: Option<String>,
-    pub claims: Map<String, Value>,
+    pub claims: RawClaims,
+}
+
+/// Every claim as received: the payload's JSON text, read into a map the
+/// first time a claim is asked for by name (most routes forward only the
+/// fields above, so most verifications never build the map).
+#[derive(Clone, Default)]
+pub struct RawClaims {
+    json: Box<str>,
+    map: OnceLock<Map<String, Value>>,
+}
+
+impl RawClaims {
+    /// `json` must be a JSON object (the verified payload).
+    pub(crate) fn new(json: &str) -> Self {
+        RawClaims {
+            json: json.into(),
+            map: OnceLock::new(),
+        }
+    }
+
+    /// With the map already read (trusted issuers' tokens need it for roles).
+    pub(crate) fn with_map(json: &str, map: Map<String, Value>) -> Self {
+        RawClaims {
+            json: json.into(),
+            map: OnceLock::from(map),
+        }
+    }
+
+    /// The claims as a map.
+    pub fn map(&self) -> &Map<String, Value> {
+        // The text was read as a JSON object before it got here.
+        self.map
+            .get_or_init(|| serde_json::from_str(&self.json).unwrap_or_default())
+    }
+
+    /// Claim `name` as received.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.map().get(name)
+    }
+
+    /// The payload's JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.json
+    }
+}
+
+impl PartialEq for RawClaims {
+    fn eq(&self, other: &Self) -> bool {
+        self.json == other.json
+    }
+}
+
+impl std::fmt::Debug for RawClaims {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.json)
+    }
 }
 
 impl Identity {
@@ -71,7 +128,7 @@ mod tests {
     use serde_json::json;
 
     fn with_claims(claims: Value) -> Identity {
-        let claims = claims.as_object().cloned().unwrap_or_default();
+        let claims = RawClaims::new(&claims.to_string());
         Identity {
             uid: "u1".into(),
             sub: "u1".into(),

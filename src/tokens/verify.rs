@@ -3,13 +3,17 @@
 //! once per `revocation_check_interval`, a revocation look-up); anything else
 //! goes through every check:
 //!
-//! 1. at most 8 KiB, three base64url segments, JSON header and payload;
-//! 2. the payload's `iss` picks the key set (own keys or a trusted issuer's);
+//! 1. at most 8 KiB, three base64url segments, a JSON header;
+//! 2. the key set: with no trusted issuers configured, only this gateway's
+//!    keys, and the payload is read only once the signature verified (a
+//!    forged token costs one signature check); otherwise the payload's `iss`
+//!    picks the key set (own keys or a trusted issuer's);
 //! 3. the header's `kid` picks the key; an unknown kid never falls back to
 //!    another key. Without a `kid`, only an issuer with exactly one key works;
 //! 4. the header's `alg` must be the key's algorithm (so no `none`, no
 //!    HS/RS confusion, no RS/PS swap), then the signature must verify;
-//! 5. `exp`/`nbf`/`iat` with leeway, `aud`, and the revocation look-up.
+//! 5. the payload is a JSON object with `iss` the issuer whose key verified;
+//!    `exp`/`nbf`/`iat` with leeway, `aud`, and the revocation look-up.
 //!
 //! `verify_key` (AUTH keys, `exp` optional) and `verify_expired_within` (web
 //! regeneration) take the same steps, without the cache.
@@ -18,11 +22,13 @@ use super::algorithms::{alg_from_name, alg_name, KeyVerifier};
 use super::cache::Freshness;
 use super::checks::{check_audience, check_times, Expiry};
 use super::claims::Role;
-use super::compact::{self, MAX_TOKEN_BYTES};
+use super::compact::{self, Compact, MAX_TOKEN_BYTES};
 use super::error::VerifyError;
-use super::identity::Identity;
+use super::identity::{Identity, RawClaims};
+use super::payload::{Claim, Payload};
 use super::revocation::RevocationQuery;
 use super::service::TokenService;
+use super::signing_keys::LocalKey;
 use super::trusted::TrustedIssuer;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -122,41 +128,99 @@ impl TokenService {
         if token.is_empty() {
             return Err(VerifyError::Missing);
         }
-        let parsed = compact::parse(token)?;
-        let iss = match parsed.claims.get("iss") {
-            Some(Value::String(s)) => s.clone(),
-            _ => return Err(VerifyError::invalid("the token has no iss")),
-        };
-        let kid = parsed.header.kid.as_deref();
+        let identity = self.check_token(token, rule).await?;
+        self.check_revocation(&identity, fail_open).await?;
+        Ok(identity)
+    }
+
+    /// Every check of `rule` but revocation.
+    async fn check_token(&self, token: &str, rule: Expiry) -> Result<Identity, VerifyError> {
+        let mut buf = Vec::new();
+        let parsed = compact::parse(token, &mut buf)?;
         let now = now()?.as_secs();
-        let result = if iss == self.issuer {
-            let key = match kid {
-                Some(kid) => self.keys.by_kid.get(kid),
-                None if self.keys.by_kid.len() == 1 => self.keys.by_kid.values().next(),
-                None => None,
-            }
-            .ok_or_else(|| VerifyError::invalid("no key of this gateway has that kid"))?;
-            if parsed.header.alg != alg_name(key.alg) {
-                return Err(VerifyError::invalid("alg is not the algorithm of the key"));
-            }
-            check_signature(&key.verifier, parsed.signing_input, &parsed.signature)?;
-            let times = check_times(&parsed.claims, now, self.leeway, rule)?;
-            check_audience(&parsed.claims, &self.audience)?;
-            own_identity(&iss, Some(key.kid.clone()), times, parsed.claims)
+        if self.trusted.is_empty() {
+            // Only this gateway's keys can verify, so the signature is checked
+            // before the payload is read: a forged token costs one signature check.
+            let key = self.verified_own_key(&parsed)?;
+            let claims = Payload::read(parsed.payload)?;
+            return match claims.iss.text() {
+                Some(iss) if iss == self.issuer => self.own_identity(key, &claims, now, rule),
+                Some(_) => Err(VerifyError::invalid("the issuer is not trusted")),
+                None => Err(VerifyError::invalid("the token has no iss")),
+            };
+        }
+        // The payload's iss picks the key set, so here it is read first.
+        let claims = Payload::read(parsed.payload)?;
+        let Some(iss) = claims.iss.text() else {
+            return Err(VerifyError::invalid("the token has no iss"));
+        };
+        if iss == self.issuer {
+            let key = self.verified_own_key(&parsed)?;
+            self.own_identity(key, &claims, now, rule)
         } else if let Some(issuer) = self.trusted.iter().find(|t| t.issuer == iss) {
+            let kid = parsed.header.kid.as_deref();
             let alg = alg_from_name(&parsed.header.alg)
                 .filter(|a| issuer.algorithms.contains(a))
                 .ok_or_else(|| VerifyError::invalid("alg is not accepted for this issuer"))?;
             let verifier = self.foreign_verifier(issuer, kid, alg).await?;
-            check_signature(&verifier, parsed.signing_input, &parsed.signature)?;
-            let times = check_times(&parsed.claims, now, self.leeway, rule)?;
-            check_audience(&parsed.claims, &issuer.audiences)?;
-            foreign_identity(issuer, kid.map(str::to_string), times, parsed.claims)
+            check_signature(&verifier, parsed.signing_input, parsed.signature)?;
+            let times = check_times(&claims, now, self.leeway, rule)?;
+            check_audience(&claims, &issuer.audiences)?;
+            foreign_identity(issuer, kid.map(str::to_string), times, &claims)
         } else {
-            return Err(VerifyError::invalid("the issuer is not trusted"));
-        }?;
-        self.check_revocation(&result, fail_open).await?;
-        Ok(result)
+            Err(VerifyError::invalid("the issuer is not trusted"))
+        }
+    }
+
+    /// The key of this gateway the header names, once it has verified the signature.
+    fn verified_own_key(&self, parsed: &Compact<'_>) -> Result<&LocalKey, VerifyError> {
+        let key = match parsed.header.kid.as_deref() {
+            Some(kid) => self.keys.by_kid.get(kid),
+            None if self.keys.by_kid.len() == 1 => self.keys.by_kid.values().next(),
+            None => None,
+        }
+        .ok_or_else(|| VerifyError::invalid("no key of this gateway has that kid"))?;
+        if parsed.header.alg != alg_name(key.alg) {
+            return Err(VerifyError::invalid("alg is not the algorithm of the key"));
+        }
+        check_signature(&key.verifier, parsed.signing_input, parsed.signature)?;
+        Ok(key)
+    }
+
+    /// The remaining checks of a token this gateway signed with `key`, and who it speaks for.
+    fn own_identity(
+        &self,
+        key: &LocalKey,
+        claims: &Payload<'_>,
+        now: u64,
+        rule: Expiry,
+    ) -> Result<Identity, VerifyError> {
+        let times = check_times(claims, now, self.leeway, rule)?;
+        check_audience(claims, &self.audience)?;
+        let sub = subject(claims)?;
+        let role = claims
+            .rol
+            .text()
+            .and_then(Role::parse)
+            .ok_or_else(|| VerifyError::invalid("rol is not VIEW, USER or AUTH"))?;
+        Ok(Identity {
+            uid: text(&claims.uid).unwrap_or_else(|| sub.clone()),
+            sub,
+            brand: text(&claims.org).unwrap_or_default(),
+            device: text(&claims.dev),
+            role: role.as_str().to_string(),
+            roles: vec![role.as_str().to_string()],
+            own_role: Some(role),
+            issuer: self.issuer.clone(),
+            own: true,
+            jti: text(&claims.jti),
+            family: text(&claims.fam),
+            exp: times.exp,
+            iat: times.iat,
+            identifiers: claims.idv.list().iter().map(|s| s.to_string()).collect(),
+            kid: Some(key.kid.clone()),
+            claims: RawClaims::new(claims.json),
+        })
     }
 
     /// The verifier of a trusted issuer's key for `kid` and `alg`, refetching
@@ -238,66 +302,27 @@ fn now() -> Result<Duration, VerifyError> {
         .map_err(|_| VerifyError::Unavailable("the system clock is before 1970".into()))
 }
 
-fn text(claims: &Map<String, Value>, name: &str) -> Option<String> {
-    claims.get(name).and_then(Value::as_str).map(str::to_string)
+fn text(claim: &Claim<'_>) -> Option<String> {
+    claim.text().map(str::to_string)
 }
 
-fn subject(claims: &Map<String, Value>) -> Result<String, VerifyError> {
-    text(claims, "sub")
+fn subject(claims: &Payload<'_>) -> Result<String, VerifyError> {
+    text(&claims.sub)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| VerifyError::invalid("the token has no sub"))
-}
-
-fn own_identity(
-    iss: &str,
-    kid: Option<String>,
-    times: super::checks::Times,
-    claims: Map<String, Value>,
-) -> Result<Identity, VerifyError> {
-    let sub = subject(&claims)?;
-    let role = claims
-        .get("rol")
-        .and_then(Value::as_str)
-        .and_then(Role::parse)
-        .ok_or_else(|| VerifyError::invalid("rol is not VIEW, USER or AUTH"))?;
-    let identifiers = claims
-        .get("idv")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(Identity {
-        uid: text(&claims, "uid").unwrap_or_else(|| sub.clone()),
-        sub,
-        brand: text(&claims, "org").unwrap_or_default(),
-        device: text(&claims, "dev"),
-        role: role.as_str().to_string(),
-        roles: vec![role.as_str().to_string()],
-        own_role: Some(role),
-        issuer: iss.to_string(),
-        own: true,
-        jti: text(&claims, "jti"),
-        family: text(&claims, "fam"),
-        exp: times.exp,
-        iat: times.iat,
-        identifiers,
-        kid,
-        claims,
-    })
 }
 
 fn foreign_identity(
     issuer: &TrustedIssuer,
     kid: Option<String>,
     times: super::checks::Times,
-    claims: Map<String, Value>,
+    claims: &Payload<'_>,
 ) -> Result<Identity, VerifyError> {
-    let sub = subject(&claims)?;
-    let roles: Vec<String> = match roles_value(&claims, &issuer.roles_claim) {
+    let sub = subject(claims)?;
+    // The roles claim may be any member, or a path into nested ones.
+    let map: Map<String, Value> = serde_json::from_str(claims.json)
+        .map_err(|_| VerifyError::Malformed("the payload is not a JSON object"))?;
+    let roles: Vec<String> = match roles_value(&map, &issuer.roles_claim) {
         Some(Value::String(s)) => vec![s.clone()],
         Some(Value::Array(items)) => items
             .iter()
@@ -309,20 +334,20 @@ fn foreign_identity(
     Ok(Identity {
         uid: sub.clone(),
         sub,
-        brand: text(&claims, "org").unwrap_or_default(),
-        device: text(&claims, "dev"),
+        brand: text(&claims.org).unwrap_or_default(),
+        device: text(&claims.dev),
         role: roles.join(","),
         roles,
         own_role: None,
         issuer: issuer.issuer.clone(),
         own: false,
-        jti: text(&claims, "jti"),
+        jti: text(&claims.jti),
         family: None,
         exp: times.exp,
         iat: times.iat,
         identifiers: Vec::new(),
         kid,
-        claims,
+        claims: RawClaims::with_map(claims.json, map),
     })
 }
 

@@ -93,6 +93,28 @@ async fn malformed_tokens_are_refused_as_malformed() {
 }
 
 #[tokio::test]
+async fn a_forged_token_is_refused_at_its_signature_before_its_claims_are_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let svc = hs256_service(dir.path());
+    let header = b64(hs_header().to_string().as_bytes());
+    let forged = |payload: &[u8]| format!("{header}.{}.{}", b64(payload), b64(&[7; 32]));
+    // Braced like an object but not JSON: only the signature is looked at.
+    assert_eq!(
+        svc.verify(&forged(b"{not json}")).await.err(),
+        Some(VerifyError::invalid("the signature does not verify"))
+    );
+    // Not even braced like an object: refused before the signature.
+    assert_eq!(kind(svc.verify(&forged(b"[1,2]")).await), "malformed");
+    // Signed, the same payload is read and refused as malformed.
+    let input = format!("{header}.{}", b64(b"{not json}"));
+    let sig = b64(&hs256(SECRET.as_bytes())(input.as_bytes()));
+    assert_eq!(
+        kind(svc.verify(&format!("{input}.{sig}")).await),
+        "malformed"
+    );
+}
+
+#[tokio::test]
 async fn alg_none_in_any_spelling_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let svc = hs256_service(dir.path());
