@@ -285,7 +285,7 @@ fn load(path: &std::path::Path) -> Result<config::Config, ConfigError> {
 }
 
 fn main() -> ExitCode {
-    portcullis::allocator::return_freed_memory_promptly();
+    portcullis::allocator::purge_at_once_during_start_up();
     let cli = Cli::parse();
     match cli.command {
         Command::Check { config } => match load(&config) {
