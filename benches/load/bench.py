@@ -250,6 +250,7 @@ otp_delivery: {{kind: webhook, url: "http://127.0.0.1:{webhook_port}/otp", timeo
             _, redis_port = self.start_redis()
             store_conf = f'{{kind: redis, url: "redis://127.0.0.1:{redis_port}", key_prefix: "bench:"}}'
         gw = self.start_portcullis(port, store_conf, self.auth_config(hook))
+        time.sleep(6)  # past start-up (src/allocator.rs)
         res = self.auth_result(self.auth_load("logins", port, gw.pid, self.args.duration,
                                               ["--webhook-port", str(hook),
                                                "--concurrency", str(self.args.login_concurrency)]),
@@ -298,7 +299,7 @@ otp_delivery: {{kind: webhook, url: "http://127.0.0.1:{webhook_port}/otp", timeo
         """RSS of a fresh Portcullis idle, then holding n idle keep-alive connections."""
         port = free_port()
         p = self.start_portcullis(port)
-        time.sleep(2)
+        time.sleep(6)  # past start-up (src/allocator.rs)
         idle = self.rss_kib(p.pid)
         holder = subprocess.Popen([sys.executable, str(ROOT / "benches/load/hold_connections.py"),
                                    str(port), str(n), "/open/x"], stdout=subprocess.PIPE, text=True)
@@ -313,6 +314,9 @@ otp_delivery: {{kind: webhook, url: "http://127.0.0.1:{webhook_port}/otp", timeo
     def run(self):
         self.start_upstream()
         cs = self.contenders()
+        # Measure the steady state: Portcullis returns freed memory at once
+        # for its first 5 s only (src/allocator.rs).
+        time.sleep(6)
         for name, url, header in cs: self.sanity(name, url, header)
         results = {name: [] for name, _, _ in cs}
         notes = []
