@@ -1,5 +1,5 @@
 //! Rules every store implementation applies to its input the same way:
-//! lifetimes must be positive, names and ids non-empty, brands folded so that
+//! lifetimes must be positive, count limits at least 1, names and ids non-empty, brands folded so that
 //! look-ups ignore case.
 
 use super::{StoreError, StoreResult, UnixMs};
@@ -20,6 +20,15 @@ pub(crate) fn expiry(now: UnixMs, ttl: Duration, what: &str) -> StoreResult<Unix
 pub(crate) fn non_empty(value: &str, what: &str) -> StoreResult<()> {
     if value.is_empty() {
         Err(StoreError::Invalid(format!("{what} must not be empty")))
+    } else {
+        Ok(())
+    }
+}
+
+/// Refuses a zero count limit (attempts, sends, failures).
+pub(crate) fn at_least_one(limit: u32, what: &str) -> StoreResult<()> {
+    if limit == 0 {
+        Err(StoreError::Invalid(format!("{what} must be at least 1")))
     } else {
         Ok(())
     }

@@ -153,7 +153,7 @@ fn px(now: UnixMs, until: UnixMs) -> i64 {
     until.saturating_sub(now).max(1)
 }
 
-use super::rules::{expiry, fold_brand, non_empty};
+use super::rules::{at_least_one, expiry, fold_brand, non_empty};
 
 #[async_trait]
 impl Store for RedisStore {
@@ -297,11 +297,7 @@ impl Store for RedisStore {
         code_hash: &[u8],
         max_attempts: u32,
     ) -> StoreResult<CodeCheck> {
-        if max_attempts == 0 {
-            return Err(StoreError::Invalid(
-                "max_attempts must be at least 1".into(),
-            ));
-        }
+        at_least_one(max_attempts, "max_attempts")?;
         let (id, hash) = (session_id.to_owned(), code_hash.to_vec());
         self.run("check_code", move |mut c, keys, now| async move {
             sessions::check_code(&mut c, &keys, &id, &hash, max_attempts, now).await
@@ -316,9 +312,7 @@ impl Store for RedisStore {
         max_sends: u32,
         window: Duration,
     ) -> StoreResult<SendAllowance> {
-        if max_sends == 0 {
-            return Err(StoreError::Invalid("max_sends must be at least 1".into()));
-        }
+        at_least_one(max_sends, "max_sends")?;
         let key = self.keys.code_sends(&fold_brand(brand), identifier);
         self.run("count_code_send", move |mut c, keys, now| async move {
             let window_end = expiry(now, window, "send window")?;
@@ -332,11 +326,7 @@ impl Store for RedisStore {
         uid: &str,
         policy: LockoutPolicy,
     ) -> StoreResult<PasswordFailure> {
-        if policy.max_failures == 0 {
-            return Err(StoreError::Invalid(
-                "max_failures must be at least 1".into(),
-            ));
-        }
+        at_least_one(policy.max_failures, "max_failures")?;
         let uid = uid.to_owned();
         self.run(
             "record_password_failure",

@@ -196,7 +196,7 @@ fn open_reader(path: &Path) -> StoreResult<Connection> {
     Ok(conn)
 }
 
-use super::rules::{expiry, fold_brand, non_empty};
+use super::rules::{at_least_one, expiry, fold_brand, non_empty};
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -331,11 +331,7 @@ impl Store for SqliteStore {
         code_hash: &[u8],
         max_attempts: u32,
     ) -> StoreResult<CodeCheck> {
-        if max_attempts == 0 {
-            return Err(StoreError::Invalid(
-                "max_attempts must be at least 1".into(),
-            ));
-        }
+        at_least_one(max_attempts, "max_attempts")?;
         let id = session_id.to_owned();
         let hash = code_hash.to_vec();
         self.atomically("check_code", move |tx, now| {
@@ -351,9 +347,7 @@ impl Store for SqliteStore {
         max_sends: u32,
         window: Duration,
     ) -> StoreResult<SendAllowance> {
-        if max_sends == 0 {
-            return Err(StoreError::Invalid("max_sends must be at least 1".into()));
-        }
+        at_least_one(max_sends, "max_sends")?;
         let brand = fold_brand(brand);
         let identifier = identifier.clone();
         self.atomically("count_code_send", move |tx, now| {
@@ -367,11 +361,7 @@ impl Store for SqliteStore {
         uid: &str,
         policy: LockoutPolicy,
     ) -> StoreResult<PasswordFailure> {
-        if policy.max_failures == 0 {
-            return Err(StoreError::Invalid(
-                "max_failures must be at least 1".into(),
-            ));
-        }
+        at_least_one(policy.max_failures, "max_failures")?;
         let uid = uid.to_owned();
         self.atomically("record_password_failure", move |tx, now| {
             counters::record_password_failure(tx, &uid, policy, now)
