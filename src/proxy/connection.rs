@@ -12,18 +12,21 @@ use crate::proxy::request_head::{self, HeadLimits, HeadScan, Refusal};
 use crate::proxy::Proxy;
 use async_trait::async_trait;
 use bytes::BytesMut;
-use pingora_core::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
+use pingora_core::apps::{HttpPersistentSettings, HttpServerApp, ReusedHttpStream, ServerApp};
 use pingora_core::protocols::http::ServerSession;
 use pingora_core::protocols::Stream;
 use pingora_core::server::ShutdownWatch;
 use pingora_proxy::HttpProxy;
 use pingora_timeout::fast_timeout::fast_timeout;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadBuf};
 
-/// The first read buffer of a head: an idle keep-alive connection holds it
-/// while it waits, so it is small; most heads (a JWT included) fit.
+/// The first read buffer of a head, taken once the client has sent
+/// something; most heads (a JWT included) fit.
 const HEAD_BUFFER_FIRST: usize = 2048;
 /// How a head that does not fit grows (Pingora's own head buffer size).
 const HEAD_BUFFER_GROWTH: usize = 4096;
@@ -95,21 +98,15 @@ impl ServerApp for ClientConnections {
             let buf = match read_head(&mut stream, &limits, &deadlines, shutdown).await {
                 Head::Accepted(buf) => buf,
                 Head::Refused(refusal) => {
-                    refuse(&mut stream, refusal, config.server.access_log).await;
+                    // Boxed: its state lives only while a refusal is written,
+                    // not in every idle connection's future.
+                    Box::pin(refuse(&mut stream, refusal, config.server.access_log)).await;
                     return None;
                 }
                 Head::Gone => return None,
             };
-            let mut session = ServerSession::new_http1(stream);
-            match persistent.take() {
-                Some(settings) => settings.apply_to_session(&mut session),
-                None => session.set_keepalive(Some(keepalive.as_secs())),
-            }
-            if *shutdown.borrow() {
-                session.set_keepalive(None);
-            }
-            session.set_pipelined_prefix(buf);
-            let reused = self.proxy.process_new_http(session, shutdown).await?;
+            let serving = self.serve(stream, buf, persistent.take(), keepalive, shutdown);
+            let reused = serving.await?;
             let (next, settings) = reused.consume();
             stream = next;
             persistent = settings;
@@ -120,6 +117,72 @@ impl ServerApp for ClientConnections {
     async fn cleanup(&self) {
         self.proxy.http_cleanup().await;
     }
+}
+
+impl ClientConnections {
+    /// Hands an accepted head and its connection to Pingora's proxy. Not
+    /// async on purpose: the session (over a kilobyte) is built here and
+    /// moved into Pingora's boxed future, so it never takes room in the
+    /// connection's own future, which every idle connection keeps.
+    fn serve<'a>(
+        &'a self,
+        stream: Stream,
+        head: BytesMut,
+        persistent: Option<HttpPersistentSettings>,
+        keepalive: Duration,
+        shutdown: &'a ShutdownWatch,
+    ) -> Serving<'a> {
+        let mut session = ServerSession::new_http1(stream);
+        match persistent {
+            Some(settings) => settings.apply_to_session(&mut session),
+            None => session.set_keepalive(Some(keepalive.as_secs())),
+        }
+        if *shutdown.borrow() {
+            session.set_keepalive(None);
+        }
+        session.set_pipelined_prefix(head);
+        self.proxy.process_new_http(session, shutdown)
+    }
+}
+
+/// Pingora serving one request (and its keep-alive hand-back).
+type Serving<'a> = Pin<Box<dyn Future<Output = Option<ReusedHttpStream>> + Send + 'a>>;
+
+/// Waits until the client may have sent something, holding no read buffer,
+/// so that an idle keep-alive connection costs no buffer memory. The first
+/// poll reads into an empty buffer: Pending (no system call) while the
+/// socket has not been readable since the last read drained it, which is
+/// the case between requests. Any later poll means the task was woken: the
+/// caller then reads for real, so a busy connection makes no extra call.
+struct FirstByte<'a> {
+    stream: &'a mut Stream,
+    polled: bool,
+}
+
+impl Future for FirstByte<'_> {
+    type Output = std::io::Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.polled {
+            return Poll::Ready(Ok(()));
+        }
+        self.polled = true;
+        let mut nothing = ReadBuf::new(&mut []);
+        Pin::new(&mut **self.stream).poll_read(cx, &mut nothing)
+    }
+}
+
+/// The first bytes of a head: waits without a buffer (`FirstByte`), then
+/// reads into a fresh one.
+async fn first_read(stream: &mut Stream) -> std::io::Result<BytesMut> {
+    FirstByte {
+        stream,
+        polled: false,
+    }
+    .await?;
+    let mut buf = BytesMut::with_capacity(HEAD_BUFFER_FIRST);
+    stream.read_buf(&mut buf).await?;
+    Ok(buf)
 }
 
 /// Reads until a complete head has arrived and judges it.
@@ -133,16 +196,15 @@ async fn read_head(
     if *shutdown.borrow_and_update() && deadlines.kept_alive {
         return Head::Gone; // no new request on a kept-alive connection
     }
-    let mut buf = BytesMut::with_capacity(HEAD_BUFFER_FIRST);
     let first = tokio::select! {
         biased;
-        read = fast_timeout(deadlines.idle, stream.read_buf(&mut buf)) => read,
+        read = fast_timeout(deadlines.idle, first_read(stream)) => read,
         _ = shutdown.changed() => return Head::Gone,
     };
-    match first {
-        Ok(Ok(n)) if n > 0 => {}
+    let mut buf = match first {
+        Ok(Ok(buf)) if !buf.is_empty() => buf,
         _ => return Head::Gone,
-    }
+    };
     let deadline = Instant::now() + deadlines.total;
     let mut scan = HeadScan::default();
     loop {
@@ -208,7 +270,7 @@ async fn refuse(stream: &mut Stream, refusal: Refusal, access_log: bool) {
     // Lingering close: read what the client is still sending (up to a
     // bound) so the kernel does not answer it with a reset that could
     // discard the response before the client reads it.
-    let mut sink = [0u8; 4096];
+    let mut sink = vec![0u8; 4096];
     let mut drained = 0;
     let _ = fast_timeout(LINGER, async {
         while drained < LINGER_BYTES {
