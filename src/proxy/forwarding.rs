@@ -65,6 +65,16 @@ pub fn request_id(incoming: Option<&str>, peer_trusted: bool) -> String {
 /// Removes hop-by-hop headers, including those named in `Connection`.
 /// `Connection: upgrade` with an `Upgrade` header is kept so WebSockets pass.
 pub fn strip_hop_by_hop(req: &mut RequestHeader) {
+    // One pass over the names first: most requests carry none of these,
+    // and looking each one up by name costs more than the pass.
+    let present = req.headers.keys().any(|name| {
+        *name == http::header::CONNECTION
+            || *name == http::header::UPGRADE
+            || HOP_BY_HOP.contains(&name.as_str())
+    });
+    if !present {
+        return;
+    }
     let mut named: Vec<String> = Vec::new();
     let mut upgrade = false;
     for v in req.headers.get_all(http::header::CONNECTION) {
@@ -118,18 +128,18 @@ pub fn add_forwarding(
         (false, Some(p)) => p.to_string(),
         (false, None) => String::new(),
     };
-    req.remove_header(X_FORWARDED_FOR);
-    if !xff.is_empty() {
+    // Inserting replaces every client copy; with nothing to insert they go.
+    if xff.is_empty() {
+        req.remove_header(X_FORWARDED_FOR);
+    } else {
         let _ = req.insert_header(X_FORWARDED_FOR, xff);
     }
-    let proto = match req
-        .headers
-        .get(X_FORWARDED_PROTO)
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(p) if peer_trusted && (p == "http" || p == "https") => p.to_string(),
-        _ => "http".to_string(),
-    };
+    let https = peer_trusted
+        && req
+            .headers
+            .get(X_FORWARDED_PROTO)
+            .is_some_and(|v| v.as_bytes() == b"https");
+    let proto = http::HeaderValue::from_static(if https { "https" } else { "http" });
     let _ = req.insert_header(X_FORWARDED_PROTO, proto);
     let _ = req.insert_header(X_REQUEST_ID, request_id);
 }
@@ -207,6 +217,30 @@ mod tests {
         assert_eq!(req.headers.get("x-forwarded-for").unwrap(), "203.0.113.5");
         assert_eq!(req.headers.get("x-forwarded-proto").unwrap(), "http");
         assert_eq!(req.headers.get("x-request-id").unwrap(), "rid-1");
+    }
+
+    #[test]
+    fn a_client_forwarded_for_that_is_not_text_is_replaced_too() {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        let raw = http::HeaderValue::from_bytes(b"1.1.1.1\xff").unwrap();
+        req.insert_header("X-Forwarded-For", raw).unwrap();
+        add_forwarding(&mut req, ip("203.0.113.5"), false, "rid-1");
+        let sent: Vec<_> = req.headers.get_all("x-forwarded-for").iter().collect();
+        assert_eq!(sent, ["203.0.113.5"]);
+        // With no peer address there is nothing to say: the client's goes.
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.insert_header("X-Forwarded-For", "1.1.1.1").unwrap();
+        add_forwarding(&mut req, None, false, "rid-1");
+        assert!(req.headers.get("x-forwarded-for").is_none());
+    }
+
+    #[test]
+    fn a_request_without_hop_by_hop_headers_keeps_every_header() {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.insert_header("Accept", "*/*").unwrap();
+        req.insert_header("Authorization", "Bearer x").unwrap();
+        strip_hop_by_hop(&mut req);
+        assert_eq!(req.headers.len(), 2);
     }
 
     #[test]

@@ -26,6 +26,21 @@ pub fn forwarded(route: &Route) -> Vec<(Bytes, String)> {
     }
 }
 
+/// Removes the client's own copies of any identity header (`names`: every
+/// one any route sets), so that no client can pose as a verified user.
+/// One pass over the request's names finds them; most requests carry none.
+pub fn remove_client_copies(upstream: &mut RequestHeader, names: &[http::HeaderName]) {
+    let sent: Vec<http::HeaderName> = upstream
+        .headers
+        .keys()
+        .filter(|name| names.contains(name))
+        .cloned()
+        .collect();
+    for name in &sent {
+        upstream.remove_header(name);
+    }
+}
+
 /// Sets `forwarded` (the route's `forwarded` list) from `identity`.
 pub fn add(
     upstream: &mut RequestHeader,
@@ -67,5 +82,26 @@ fn set(upstream: &mut RequestHeader, header: &Bytes, identity: &Identity, claim:
             // A `Bytes` name is shared, not copied (a `HeaderName` would be).
             let _ = upstream.insert_header(header.clone(), v);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_copies_of_identity_headers_are_removed_and_nothing_else() {
+        let names = [
+            http::HeaderName::from_static("x-auth-user-id"),
+            http::HeaderName::from_static("x-auth-brand"),
+        ];
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.insert_header("X-Auth-User-Id", "u-forged").unwrap();
+        req.append_header("X-Auth-User-Id", "u-forged-2").unwrap();
+        req.insert_header("Accept", "*/*").unwrap();
+        remove_client_copies(&mut req, &names);
+        assert!(req.headers.get("x-auth-user-id").is_none());
+        assert_eq!(req.headers.get("accept").unwrap(), "*/*");
+        assert_eq!(req.headers.len(), 1);
     }
 }

@@ -278,9 +278,7 @@ impl ProxyHttp for Proxy {
         ctx: &mut RequestCtx,
     ) -> pingora_error::Result<()> {
         forwarding::strip_hop_by_hop(upstream);
-        for h in &ctx.snapshot.identity_headers {
-            upstream.remove_header(h);
-        }
+        identity_headers::remove_client_copies(upstream, &ctx.snapshot.identity_headers);
         if let (Some(identity), Some(route)) = (&ctx.identity, &ctx.route) {
             let plan = ctx.snapshot.plan(route);
             identity_headers::add(upstream, route, &plan.forwarded, identity);
