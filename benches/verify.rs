@@ -15,6 +15,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+// The gateway runs on mimalloc (src/main.rs); its allocations are measured on it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SECRET: &str = "bench-secret-that-is-longer-than-32-bytes";
 
 /// Runs a future that completes without waiting (verification never waits

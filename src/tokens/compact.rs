@@ -8,8 +8,6 @@
 //! (`payload.rs`) once the signature verified.
 
 use super::error::VerifyError;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -101,9 +99,39 @@ fn looks_like_object(json: &[u8]) -> bool {
 }
 
 /// Decodes `segment` into `out` (at least `decoded_len_estimate` long).
+/// Strict base64url without padding (non-zero trailing bits refused), with
+/// the SIMD decoder of `base64-simd`: on a token's few hundred bytes it
+/// takes a fraction of the time of the scalar `base64` engine, and decoding
+/// is a tenth of a verification otherwise.
 fn decode<'a>(segment: &str, out: &'a mut [u8]) -> Result<&'a [u8], VerifyError> {
-    let n = URL_SAFE_NO_PAD
-        .decode_slice(segment, &mut *out)
-        .map_err(|_| VerifyError::Malformed("a segment is not base64url without padding"))?;
-    Ok(&out[..n])
+    let bad = |_| VerifyError::Malformed("a segment is not base64url without padding");
+    let engine = base64_simd::URL_SAFE_NO_PAD;
+    let len = engine.decoded_length(segment.as_bytes()).map_err(bad)?;
+    let Some(out) = out.get_mut(..len) else {
+        return Err(VerifyError::Malformed(
+            "a segment is not base64url without padding",
+        ));
+    };
+    let decoded = engine
+        .decode(segment.as_bytes(), base64_simd::Out::from_slice(out))
+        .map_err(bad)?;
+    Ok(decoded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_decode_only_as_strict_base64url_without_padding() {
+        let mut out = [0u8; 8];
+        assert_eq!(decode("QQ", &mut out).unwrap(), b"A");
+        assert_eq!(decode("-_8", &mut out).unwrap(), [0xfb, 0xff]);
+        // The same byte with non-zero trailing bits: another spelling of
+        // the same token, refused.
+        assert!(decode("QR", &mut out).is_err());
+        for bad in ["QQ==", "+/8", "Q", "QQ.", "Q Q"] {
+            assert!(decode(bad, &mut out).is_err(), "{bad:?} was accepted");
+        }
+    }
 }

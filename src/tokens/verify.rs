@@ -64,10 +64,10 @@ impl TokenService {
                 Freshness::Ended => self.cache.forget(key),
             }
         }
-        let identity = Arc::new(
-            self.verify_uncached(token, Expiry::Required, self.fail_open)
-                .await?,
-        );
+        let identity: Arc<Identity> = self
+            .verify_uncached(token, Expiry::Required, self.fail_open)
+            .await?
+            .into();
         if let Some(exp) = identity.exp {
             let ttl = Duration::from_secs(exp).saturating_sub(now()?);
             self.cache.insert(key, token, identity.clone(), ttl);
@@ -85,7 +85,7 @@ impl TokenService {
         if identity.own_role != Some(Role::Auth) {
             return Err(VerifyError::invalid("not an AUTH key of this gateway"));
         }
-        Ok(identity)
+        Ok(*identity)
     }
 
     /// Verifies a token presented to the login API (password/change): every
@@ -94,6 +94,7 @@ impl TokenService {
     pub async fn verify_fresh(&self, token: &str) -> Result<Identity, VerifyError> {
         self.verify_uncached(token, Expiry::Required, self.auth_fail_open)
             .await
+            .map(|identity| *identity)
     }
 
     /// Verifies a token of this gateway for web regeneration: every check,
@@ -115,7 +116,7 @@ impl TokenService {
                 "only this gateway's tokens can be regenerated",
             ));
         }
-        Ok(identity)
+        Ok(*identity)
     }
 
     /// Every check of `rule`; `fail_open` decides a failing revocation look-up.
@@ -124,7 +125,7 @@ impl TokenService {
         token: &str,
         rule: Expiry,
         fail_open: bool,
-    ) -> Result<Identity, VerifyError> {
+    ) -> Result<Box<Identity>, VerifyError> {
         if token.is_empty() {
             return Err(VerifyError::Missing);
         }
@@ -134,7 +135,7 @@ impl TokenService {
     }
 
     /// Every check of `rule` but revocation.
-    async fn check_token(&self, token: &str, rule: Expiry) -> Result<Identity, VerifyError> {
+    async fn check_token(&self, token: &str, rule: Expiry) -> Result<Box<Identity>, VerifyError> {
         let mut buf = Vec::new();
         let parsed = compact::parse(token, &mut buf)?;
         let now = now()?.as_secs();
@@ -194,7 +195,7 @@ impl TokenService {
         claims: &Payload<'_>,
         now: u64,
         rule: Expiry,
-    ) -> Result<Identity, VerifyError> {
+    ) -> Result<Box<Identity>, VerifyError> {
         let times = check_times(claims, now, self.leeway, rule)?;
         check_audience(claims, &self.audience)?;
         let sub = subject(claims)?;
@@ -203,7 +204,7 @@ impl TokenService {
             .text()
             .and_then(Role::parse)
             .ok_or_else(|| VerifyError::invalid("rol is not VIEW, USER or AUTH"))?;
-        Ok(Identity {
+        Ok(Box::new(Identity {
             uid: text(&claims.uid).unwrap_or_else(|| sub.clone()),
             sub,
             brand: text(&claims.org).unwrap_or_default(),
@@ -220,7 +221,7 @@ impl TokenService {
             identifiers: claims.idv.list().iter().map(|s| s.to_string()).collect(),
             kid: Some(key.kid.clone()),
             claims: RawClaims::new(claims.json),
-        })
+        }))
     }
 
     /// The verifier of a trusted issuer's key for `kid` and `alg`, refetching
@@ -317,7 +318,7 @@ fn foreign_identity(
     kid: Option<String>,
     times: super::checks::Times,
     claims: &Payload<'_>,
-) -> Result<Identity, VerifyError> {
+) -> Result<Box<Identity>, VerifyError> {
     let sub = subject(claims)?;
     // The roles claim may be any member, or a path into nested ones.
     let map: Map<String, Value> = serde_json::from_str(claims.json)
@@ -331,7 +332,7 @@ fn foreign_identity(
             .collect(),
         _ => Vec::new(),
     };
-    Ok(Identity {
+    Ok(Box::new(Identity {
         uid: sub.clone(),
         sub,
         brand: text(&claims.org).unwrap_or_default(),
@@ -348,7 +349,7 @@ fn foreign_identity(
         identifiers: Vec::new(),
         kid,
         claims: RawClaims::with_map(claims.json, map),
-    })
+    }))
 }
 
 /// The roles claim: a top-level member named `name`, or else a dotted path
