@@ -5,7 +5,7 @@
 use super::claims::Role;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// A verified token's subject and claims.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,13 +18,14 @@ pub struct Identity {
     /// `dev`; `None` when absent or null.
     pub device: Option<String>,
     /// The roles joined with `,` (one role for this gateway's tokens).
-    pub role: String,
+    pub role: Cow<'static, str>,
     /// Own tokens: `[rol]`; trusted issuers: the configured `roles_claim`
     /// (a string or an array of strings).
-    pub roles: Vec<String>,
+    pub roles: Vec<Cow<'static, str>>,
     /// `Some` for tokens this gateway issued.
     pub own_role: Option<Role>,
-    pub issuer: String,
+    /// Shared with the token service (no copy per verification).
+    pub issuer: Arc<str>,
     /// Whether this gateway issued the token (as opposed to a trusted issuer).
     pub own: bool,
     pub jti: Option<String>,
@@ -35,7 +36,7 @@ pub struct Identity {
     /// `idv` entries (`"TYPE|value"`).
     pub identifiers: Vec<String>,
     /// The kid of the key that verified the token.
-    pub kid: Option<String>,
+    pub kid: Option<Arc<str>>,
     pub claims: RawClaims,
 }
 

@@ -77,7 +77,7 @@ impl TokenService {
             typ: "JWT",
         };
         let signing_error = |reason: String| TokenError::Signing {
-            kid: key.kid.clone(),
+            kid: key.kid.to_string(),
             reason,
         };
         let header = serde_json::to_vec(&header).map_err(|e| signing_error(e.to_string()))?;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 /// Issues and verifies this gateway's tokens and checks trusted issuers' tokens.
 pub struct TokenService {
-    pub(crate) issuer: String,
+    pub(crate) issuer: Arc<str>,
     pub(crate) audience: Vec<String>,
     pub(crate) access_ttl: Duration,
     pub(crate) session_ttl: Duration,
@@ -60,7 +60,7 @@ impl TokenService {
             })?)
         };
         Ok(TokenService {
-            issuer: cfg.issuer.clone(),
+            issuer: cfg.issuer.as_str().into(),
             audience: vec![cfg.audience.clone()],
             access_ttl: cfg.access_ttl.get(),
             session_ttl: cfg.session_ttl.get(),

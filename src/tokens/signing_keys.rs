@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 /// One configured key.
 pub(crate) struct LocalKey {
-    pub kid: String,
+    /// Shared with every identity this key verifies.
+    pub kid: Arc<str>,
     pub alg: Algorithm,
     pub verifier: KeyVerifier,
     /// Present when the key has a secret or a private key.
@@ -75,7 +76,7 @@ pub(crate) fn load(cfg: &Tokens, missing: Missing) -> Result<Option<LocalKeys>, 
     }
     let mut by_kid = HashMap::new();
     for (i, k) in &keys {
-        if by_kid.insert(k.kid.clone(), k.clone()).is_some() {
+        if by_kid.insert(k.kid.to_string(), k.clone()).is_some() {
             issues.push(
                 format!("tokens.signing[{i}].kid"),
                 format!("{:?} is used twice", k.kid),
@@ -95,7 +96,7 @@ pub(crate) fn load(cfg: &Tokens, missing: Missing) -> Result<Option<LocalKeys>, 
         .unwrap_or_else(|_| Bytes::from_static(b"{\"keys\":[]}"));
     tracing::info!(
         signing_kid = %signing.kid,
-        kids = ?keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+        kids = ?keys.iter().map(|k| &*k.kid).collect::<Vec<_>>(),
         "token keys loaded"
     );
     Ok(Some(LocalKeys {
@@ -112,7 +113,7 @@ fn load_one(k: &SigningKey, path: &str, missing: Missing, issues: &mut Issues) -
             .and_then(|v| KeySigner::hmac(k.alg, &secret).map(|s| (v, s)));
         return match built {
             Ok((verifier, signer)) => Some(LocalKey {
-                kid: k.kid.clone(),
+                kid: k.kid.as_str().into(),
                 alg: k.alg,
                 verifier,
                 signer: Some(signer),
@@ -184,7 +185,7 @@ fn load_one(k: &SigningKey, path: &str, missing: Missing, issues: &mut Issues) -
         None => None,
     };
     Some(LocalKey {
-        kid: k.kid.clone(),
+        kid: k.kid.as_str().into(),
         alg: k.alg,
         verifier,
         signer,

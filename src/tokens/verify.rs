@@ -31,6 +31,7 @@ use super::service::TokenService;
 use super::signing_keys::LocalKey;
 use super::trusted::TrustedIssuer;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -145,7 +146,7 @@ impl TokenService {
             let key = self.verified_own_key(&parsed)?;
             let claims = Payload::read(parsed.payload)?;
             return match claims.iss.text() {
-                Some(iss) if iss == self.issuer => self.own_identity(key, &claims, now, rule),
+                Some(iss) if iss == &*self.issuer => self.own_identity(key, &claims, now, rule),
                 Some(_) => Err(VerifyError::invalid("the issuer is not trusted")),
                 None => Err(VerifyError::invalid("the token has no iss")),
             };
@@ -155,7 +156,7 @@ impl TokenService {
         let Some(iss) = claims.iss.text() else {
             return Err(VerifyError::invalid("the token has no iss"));
         };
-        if iss == self.issuer {
+        if iss == &*self.issuer {
             let key = self.verified_own_key(&parsed)?;
             self.own_identity(key, &claims, now, rule)
         } else if let Some(issuer) = self.trusted.iter().find(|t| t.issuer == iss) {
@@ -167,7 +168,7 @@ impl TokenService {
             check_signature(&verifier, parsed.signing_input, parsed.signature)?;
             let times = check_times(&claims, now, self.leeway, rule)?;
             check_audience(&claims, &issuer.audiences)?;
-            foreign_identity(issuer, kid.map(str::to_string), times, &claims)
+            foreign_identity(issuer, kid, times, &claims)
         } else {
             Err(VerifyError::invalid("the issuer is not trusted"))
         }
@@ -209,8 +210,8 @@ impl TokenService {
             sub,
             brand: text(&claims.org).unwrap_or_default(),
             device: text(&claims.dev),
-            role: role.as_str().to_string(),
-            roles: vec![role.as_str().to_string()],
+            role: Cow::Borrowed(role.as_str()),
+            roles: vec![Cow::Borrowed(role.as_str())],
             own_role: Some(role),
             issuer: self.issuer.clone(),
             own: true,
@@ -315,7 +316,7 @@ fn subject(claims: &Payload<'_>) -> Result<String, VerifyError> {
 
 fn foreign_identity(
     issuer: &TrustedIssuer,
-    kid: Option<String>,
+    kid: Option<&str>,
     times: super::checks::Times,
     claims: &Payload<'_>,
 ) -> Result<Box<Identity>, VerifyError> {
@@ -323,12 +324,12 @@ fn foreign_identity(
     // The roles claim may be any member, or a path into nested ones.
     let map: Map<String, Value> = serde_json::from_str(claims.json)
         .map_err(|_| VerifyError::Malformed("the payload is not a JSON object"))?;
-    let roles: Vec<String> = match roles_value(&map, &issuer.roles_claim) {
-        Some(Value::String(s)) => vec![s.clone()],
+    let roles: Vec<Cow<'static, str>> = match roles_value(&map, &issuer.roles_claim) {
+        Some(Value::String(s)) => vec![Cow::Owned(s.clone())],
         Some(Value::Array(items)) => items
             .iter()
             .filter_map(Value::as_str)
-            .map(str::to_string)
+            .map(|s| Cow::Owned(s.to_string()))
             .collect(),
         _ => Vec::new(),
     };
@@ -337,17 +338,17 @@ fn foreign_identity(
         sub,
         brand: text(&claims.org).unwrap_or_default(),
         device: text(&claims.dev),
-        role: roles.join(","),
+        role: Cow::Owned(roles.join(",")),
         roles,
         own_role: None,
-        issuer: issuer.issuer.clone(),
+        issuer: issuer.issuer.as_str().into(),
         own: false,
         jti: text(&claims.jti),
         family: None,
         exp: times.exp,
         iat: times.iat,
         identifiers: Vec::new(),
-        kid,
+        kid: kid.map(Arc::from),
         claims: RawClaims::with_map(claims.json, map),
     }))
 }
