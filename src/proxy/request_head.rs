@@ -88,7 +88,7 @@ impl HeadScan {
     /// complete and `len` bytes long, `Ok(None)` when more are needed.
     /// A bare LF is refused as soon as it arrives.
     pub fn advance(&mut self, buf: &[u8], limits: &HeadLimits) -> Result<Option<usize>, Refusal> {
-        while let Some(offset) = buf[self.scanned..].iter().position(|&b| b == b'\n') {
+        while let Some(offset) = memchr::memchr(b'\n', &buf[self.scanned..]) {
             let lf = self.scanned + offset;
             if lf == 0 || buf[lf - 1] != b'\r' {
                 return Err(BARE_LF);
@@ -121,20 +121,53 @@ pub fn check(head: &[u8], limits: &HeadLimits) -> Result<(), Refusal> {
     while let Some(after) = rest.strip_prefix(b"\r\n") {
         rest = after;
     }
-    let line_end = rest
-        .windows(2)
-        .position(|w| w == b"\r\n")
-        .ok_or(BAD_REQUEST_LINE)?;
+    // Every LF of a head follows a CR (`HeadScan` refuses bare LFs).
+    let line_end = match memchr::memchr(b'\n', rest) {
+        Some(lf) if lf > 0 && rest[lf - 1] == b'\r' => lf - 1,
+        _ => return Err(BAD_REQUEST_LINE),
+    };
     let http10 = request_line_is_http10(&rest[..line_end])?;
     let fields = &rest[line_end + 2..];
 
-    let mut parsed = [httparse::EMPTY_HEADER; MAX_HEADER_FIELDS];
-    let headers = match httparse::parse_headers(fields, &mut parsed) {
-        Ok(httparse::Status::Complete((_, headers))) => headers,
-        Ok(httparse::Status::Partial) => return Err(BAD_HEADER_FIELD),
-        Err(httparse::Error::TooManyHeaders) => return Err(TOO_MANY_HEADERS),
-        Err(_) => return Err(BAD_HEADER_FIELD),
-    };
+    // Most heads have a few fields: a small array first (each entry is
+    // cleared before parsing), the full one only for a head that overflows it.
+    let mut few = [httparse::EMPTY_HEADER; FEW_FIELDS];
+    match httparse::parse_headers(fields, &mut few) {
+        Err(httparse::Error::TooManyHeaders) => {
+            let mut all = [httparse::EMPTY_HEADER; MAX_HEADER_FIELDS];
+            check_fields(parse_fields(fields, &mut all)?, limits, http10)
+        }
+        parsed => check_fields(fields_of(parsed)?, limits, http10),
+    }
+}
+
+/// Header fields parsed into an array at a time; see [`check`].
+const FEW_FIELDS: usize = 24;
+
+fn parse_fields<'h, 'b>(
+    fields: &'b [u8],
+    array: &'h mut [httparse::Header<'b>],
+) -> Result<&'h [httparse::Header<'b>], Refusal> {
+    fields_of(httparse::parse_headers(fields, array))
+}
+
+fn fields_of<'h, 'b>(
+    parsed: httparse::Result<(usize, &'h [httparse::Header<'b>])>,
+) -> Result<&'h [httparse::Header<'b>], Refusal> {
+    match parsed {
+        Ok(httparse::Status::Complete((_, headers))) => Ok(headers),
+        Ok(httparse::Status::Partial) => Err(BAD_HEADER_FIELD),
+        Err(httparse::Error::TooManyHeaders) => Err(TOO_MANY_HEADERS),
+        Err(_) => Err(BAD_HEADER_FIELD),
+    }
+}
+
+/// The framing and Host rules over a head's parsed fields.
+fn check_fields(
+    headers: &[httparse::Header<'_>],
+    limits: &HeadLimits,
+    http10: bool,
+) -> Result<(), Refusal> {
     if headers.len() > limits.max_fields {
         return Err(TOO_MANY_HEADERS);
     }
@@ -258,6 +291,33 @@ mod tests {
             .advance(raw.as_bytes(), &LIMITS)?
             .expect("the head is complete");
         check(&raw.as_bytes()[..len], &LIMITS)
+    }
+
+    #[test]
+    fn heads_with_more_fields_than_the_first_array_are_judged_in_full() {
+        let limits = HeadLimits {
+            max_bytes: 8192,
+            max_fields: 100,
+        };
+        let many: String = (0..40).map(|i| format!("X-Field-{i}: {i}\r\n")).collect();
+        let head = format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n");
+        assert_eq!(check(head.as_bytes(), &limits), Ok(()));
+        let late = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\n{many}Content-Length: 1\r\nContent-Length: 2\r\n\r\n"
+        );
+        assert_eq!(check(late.as_bytes(), &limits), Err(CONTENT_LENGTH_COUNT));
+        let over = HeadLimits {
+            max_fields: 30,
+            ..limits
+        };
+        assert_eq!(check(head.as_bytes(), &over), Err(TOO_MANY_HEADERS));
+        let too_many: String = (0..300).map(|i| format!("X-{i}: 1\r\n")).collect();
+        let head = format!("GET / HTTP/1.1\r\nHost: a\r\n{too_many}\r\n");
+        let huge = HeadLimits {
+            max_bytes: 65536,
+            max_fields: MAX_HEADER_FIELDS,
+        };
+        assert_eq!(check(head.as_bytes(), &huge), Err(TOO_MANY_HEADERS));
     }
 
     #[test]
