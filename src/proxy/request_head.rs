@@ -135,22 +135,20 @@ pub fn check(head: &[u8], limits: &HeadLimits) -> Result<(), Refusal> {
     match httparse::parse_headers(fields, &mut few) {
         Err(httparse::Error::TooManyHeaders) => {
             let mut all = [httparse::EMPTY_HEADER; MAX_HEADER_FIELDS];
-            check_fields(parse_fields(fields, &mut all)?, limits, http10)
+            check_fields(
+                fields_of(httparse::parse_headers(fields, &mut all))?,
+                limits,
+                http10,
+            )
         }
         parsed => check_fields(fields_of(parsed)?, limits, http10),
     }
 }
 
-/// Header fields parsed into an array at a time; see [`check`].
+/// The size of the first field array; see [`check`].
 const FEW_FIELDS: usize = 24;
 
-fn parse_fields<'h, 'b>(
-    fields: &'b [u8],
-    array: &'h mut [httparse::Header<'b>],
-) -> Result<&'h [httparse::Header<'b>], Refusal> {
-    fields_of(httparse::parse_headers(fields, array))
-}
-
+/// The parsed fields, or the refusal httparse's answer means.
 fn fields_of<'h, 'b>(
     parsed: httparse::Result<(usize, &'h [httparse::Header<'b>])>,
 ) -> Result<&'h [httparse::Header<'b>], Refusal> {

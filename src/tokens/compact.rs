@@ -104,18 +104,16 @@ fn looks_like_object(json: &[u8]) -> bool {
 /// takes a fraction of the time of the scalar `base64` engine, and decoding
 /// is a tenth of a verification otherwise.
 fn decode<'a>(segment: &str, out: &'a mut [u8]) -> Result<&'a [u8], VerifyError> {
-    let bad = |_| VerifyError::Malformed("a segment is not base64url without padding");
+    let bad = || VerifyError::Malformed("a segment is not base64url without padding");
     let engine = base64_simd::URL_SAFE_NO_PAD;
-    let len = engine.decoded_length(segment.as_bytes()).map_err(bad)?;
-    let Some(out) = out.get_mut(..len) else {
-        return Err(VerifyError::Malformed(
-            "a segment is not base64url without padding",
-        ));
-    };
-    let decoded = engine
+    let len = engine
+        .decoded_length(segment.as_bytes())
+        .map_err(|_| bad())?;
+    let out = out.get_mut(..len).ok_or_else(bad)?;
+    engine
         .decode(segment.as_bytes(), base64_simd::Out::from_slice(out))
-        .map_err(bad)?;
-    Ok(decoded)
+        .map(|decoded| &*decoded)
+        .map_err(|_| bad())
 }
 
 #[cfg(test)]
