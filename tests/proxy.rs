@@ -129,9 +129,10 @@ async fn a_backend_failing_its_health_check_is_ejected_and_traffic_still_served(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_upstream_gives_502_json() {
+    let dead = common::RefusingPort::new();
     let gw = Gateway::start(&format!(
-        "upstreams:\n  dead: {{backends: [127.0.0.1:{}]}}\nroutes:\n  - {{path: /, upstream: dead, auth: none}}\n",
-        common::free_port()
+        "upstreams:\n  dead: {{backends: [{}]}}\nroutes:\n  - {{path: /, upstream: dead, auth: none}}\n",
+        dead.address
     ))
     .await;
     let (status, body) = get_json(&gw.url("/x")).await;
@@ -143,10 +144,10 @@ async fn an_unreachable_upstream_gives_502_json() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_connection_is_retried_once_on_another_backend() {
     let a = Upstream::start("a").await;
-    let dead = format!("127.0.0.1:{}", common::free_port());
+    let dead = common::RefusingPort::new();
     let gw = Gateway::start(&format!(
         "upstreams:\n{}routes:\n  - {{path: /, upstream: api, auth: none}}\n",
-        upstream_block("api", &[dead, a.address()], ""),
+        upstream_block("api", &[dead.address.clone(), a.address()], ""),
     ))
     .await;
     for _ in 0..6 {

@@ -83,7 +83,8 @@ async fn fault_answers(fault: Fault, status: u16) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_connection_is_a_502() {
     let good = Upstream::start("good").await;
-    let gw = gateway(&format!("127.0.0.1:{}", common::free_port()), &good).await;
+    let dead = common::RefusingPort::new();
+    let gw = gateway(&dead.address, &good).await;
     let (status, _, body) = get(&gw, "/bad/x").await;
     assert_eq!(status, 502);
     assert_eq!(body["status"]["code"], 502);

@@ -18,8 +18,17 @@ SECRET = b"benchmark-secret-0123456789abcdef-0123456789"  # HS256, 44 bytes
 PROXY_CPU, CLIENT_CPU = "0", "1"
 
 
+_ports_given = set()
+
+
 def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+    """A port nobody listens on now and never handed out before in this run
+    (the kernel may offer a just-closed port again)."""
+    while True:
+        s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close()
+        if p not in _ports_given:
+            _ports_given.add(p)
+            return p
 
 
 def b64(data):

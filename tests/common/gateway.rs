@@ -72,8 +72,7 @@ impl Gateway {
 
     fn spawn(body: &str, args: &[&str], env: &[(&str, &str)]) -> Gateway {
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = super::free_port();
-        let admin_port = super::free_port();
+        let [port, admin_port] = super::free_ports();
         let d = dir.path().display();
         let header = format!(
             "listen: [{{address: 127.0.0.1:{port}}}]\n\

@@ -22,10 +22,41 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on loopback")
+    let [port] = free_ports();
+    port
+}
+
+/// `N` different ports nobody listens on right now. All are held at once
+/// while picking, so the kernel cannot hand out the same one twice (picking
+/// them one by one can, and a gateway whose admin port equals its public
+/// port refuses to start).
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free port on loopback"))
+        .collect();
+    std::array::from_fn(|i| held[i].local_addr().expect("bound address").port())
+}
+
+/// A loopback port that refuses connections for as long as this value
+/// lives: the socket is bound (so no other test or gateway can take the port)
+/// but never listens, so a connect to it is answered with a reset.
+pub struct RefusingPort {
+    _socket: tokio::net::TcpSocket,
+    pub address: String,
+}
+
+impl RefusingPort {
+    pub fn new() -> RefusingPort {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+        socket
+            .bind("127.0.0.1:0".parse().expect("loopback address"))
+            .expect("bind a loopback port");
+        let address = socket.local_addr().expect("bound address").to_string();
+        RefusingPort {
+            _socket: socket,
+            address,
+        }
+    }
 }
 
 /// Sends raw bytes and returns everything the server answers until it closes
