@@ -1,7 +1,9 @@
 //! A throwaway `redis-server` for tests: started on a free loopback port
-//! with no persistence (optionally with a password, or TLS only), stopped
-//! (killed) and started again on the same port on demand, killed when dropped. Standard library only, so the unit tests
-//! and the integration harness (`tests/common`) share this one file.
+//! (another one if that port is taken before redis-server binds it) with no
+//! persistence (optionally with a password, or TLS only), stopped (killed)
+//! and started again on the same port on demand, killed when dropped.
+//! Standard library only, so the unit tests and the integration harness
+//! (`tests/common`) share this one file.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -43,19 +45,27 @@ impl RedisServer {
         Self::launch(None, Some(files))
     }
 
+    /// Starts on a free port; when another process took that port between
+    /// picking it and redis-server binding it, tries again on a new one.
     fn launch(password: Option<String>, tls: Option<TlsFiles>) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port on loopback");
         let mut server = RedisServer {
-            port,
+            port: 0,
             password,
             tls,
             child: None,
         };
-        server.restart();
-        server
+        let mut last = String::new();
+        for _ in 0..5 {
+            server.port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .expect("a free port on loopback");
+            match server.try_start() {
+                Ok(()) => return server,
+                Err(why) => last = why,
+            }
+        }
+        panic!("redis-server did not start in 5 tries: {last}");
     }
 
     /// `redis://127.0.0.1:<port>` (`rediss://` with TLS), with the
@@ -82,6 +92,15 @@ impl RedisServer {
 
     /// Starts the server again on the same port (empty) and waits for it.
     pub fn restart(&mut self) {
+        if let Err(why) = self.try_start() {
+            panic!("redis-server did not start again: {why}");
+        }
+    }
+
+    /// (Re)starts the server on `self.port` and waits until it answers
+    /// there. `Err` when it exited (its port was taken) or another process
+    /// answers on the port.
+    fn try_start(&mut self) -> Result<(), String> {
         self.stop();
         let mut command = Command::new("redis-server");
         let port = self.port.to_string();
@@ -111,13 +130,50 @@ impl RedisServer {
             .expect("redis-server is installed (scripts/ensure-tools.sh test)");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not listen on {}",
-                self.port
-            );
+        loop {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                self.child = None;
+                return Err(format!("exited ({status}) on port {}", self.port));
+            }
+            if let Ok(stream) = TcpStream::connect(("127.0.0.1", self.port)) {
+                return self.confirm_answering(stream);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("did not listen on port {}", self.port));
+            }
             sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether the listener on the port is this redis-server and not some
+    /// other test's process: a plain server answers PING (or asks for the
+    /// password); a TLS one must still be alive a moment after listening.
+    fn confirm_answering(&mut self, mut stream: TcpStream) -> Result<(), String> {
+        let alive = |server: &mut RedisServer| {
+            matches!(server.child.as_mut().map(Child::try_wait), Some(Ok(None)))
+        };
+        if self.tls.is_some() {
+            sleep(Duration::from_millis(200));
+            return if alive(self) {
+                Ok(())
+            } else {
+                self.child = None;
+                Err(format!("exited on port {}", self.port))
+            };
+        }
+        use std::io::{Read, Write};
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut reply = [0u8; 16];
+        let n = stream
+            .write_all(b"PING\r\n")
+            .and_then(|()| stream.read(&mut reply))
+            .unwrap_or(0);
+        let reply = &reply[..n];
+        if reply.starts_with(b"+PONG") || reply.starts_with(b"-NOAUTH") {
+            Ok(())
+        } else {
+            self.stop();
+            Err(format!("another process answers on port {}", self.port))
         }
     }
 }
