@@ -7,8 +7,10 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
-/// A verified token's subject and claims.
-#[derive(Debug, Clone, PartialEq)]
+/// A verified token's subject and claims. Its `Debug` leaves out what
+/// identifies a person (identifier values, the raw claims), so that a
+/// debug print or a failed assertion does not put them in a log.
+#[derive(Clone, PartialEq)]
 pub struct Identity {
     /// `uid` when it is a string, else `sub`.
     pub uid: String,
@@ -92,7 +94,36 @@ impl PartialEq for RawClaims {
 
 impl std::fmt::Debug for RawClaims {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.json)
+        write!(f, "<{} bytes of claims>", self.json.len())
+    }
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Identifier types only (`EMAIL`, `MOBILE`): the values are personal.
+        let identifier_types: Vec<&str> = self
+            .identifiers
+            .iter()
+            .map(|i| i.split_once('|').map_or("?", |(kind, _)| kind))
+            .collect();
+        f.debug_struct("Identity")
+            .field("uid", &self.uid)
+            .field("sub", &self.sub)
+            .field("brand", &self.brand)
+            .field("device", &self.device)
+            .field("role", &self.role)
+            .field("roles", &self.roles)
+            .field("own_role", &self.own_role)
+            .field("issuer", &self.issuer)
+            .field("own", &self.own)
+            .field("jti", &self.jti)
+            .field("family", &self.family)
+            .field("exp", &self.exp)
+            .field("iat", &self.iat)
+            .field("identifier_types", &identifier_types)
+            .field("kid", &self.kid)
+            .field("claims", &self.claims)
+            .finish()
     }
 }
 
@@ -167,6 +198,24 @@ mod tests {
         assert_eq!(id.claim_str("nul"), None);
         assert_eq!(id.claim_str("obj"), None);
         assert_eq!(id.claim_str("absent"), None);
+    }
+
+    #[test]
+    fn debug_output_names_identifier_types_but_no_personal_values() {
+        let mut id = with_claims(json!({"idv": ["EMAIL|ann@example.com"], "name": "Ann Smith"}));
+        id.identifiers = vec!["EMAIL|ann@example.com".into(), "MOBILE|+15550100".into()];
+        let printed = format!("{id:?}");
+        assert!(
+            printed.contains(r#"identifier_types: ["EMAIL", "MOBILE"]"#),
+            "{printed}"
+        );
+        assert!(printed.contains("uid: \"u1\""), "{printed}");
+        for personal in ["ann@example.com", "+15550100", "Ann Smith"] {
+            assert!(
+                !printed.contains(personal),
+                "{personal} printed in {printed}"
+            );
+        }
     }
 
     #[test]
