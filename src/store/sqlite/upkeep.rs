@@ -40,9 +40,16 @@ pub fn health(conn: &Connection) -> StoreResult<()> {
     }
 }
 
-/// Takes the write lock and gives it back: another process holding the
-/// file locked makes the store unready.
+/// Whether the writer can write: a connection SQLite opened read-only (it
+/// falls back to that, silently, when the file is write-protected) makes
+/// the store unready, as does another process holding the write lock (the
+/// lock is taken and given back).
 pub fn writable(conn: &mut Connection) -> StoreResult<()> {
+    if conn.is_readonly(rusqlite::MAIN_DB)? {
+        return Err(StoreError::Unavailable(
+            "the database file is read-only".into(),
+        ));
+    }
     conn.transaction_with_behavior(TransactionBehavior::Immediate)?
         .rollback()?;
     Ok(())
@@ -70,4 +77,27 @@ pub fn sweep_expired(tx: &Transaction<'_>, now: UnixMs) -> StoreResult<u64> {
         params![now],
     )?;
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::OpenFlags;
+
+    #[test]
+    fn a_read_only_connection_is_not_writable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let mut writer = Connection::open(&path).unwrap();
+        writer.execute_batch("CREATE TABLE t (x)").unwrap();
+        writable(&mut writer).unwrap();
+
+        // What SQLite opens, without a word, on a write-protected file.
+        let mut read_only =
+            Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        assert!(matches!(
+            writable(&mut read_only),
+            Err(StoreError::Unavailable(why)) if why.contains("read-only")
+        ));
+    }
 }
