@@ -40,31 +40,81 @@ pub(crate) struct Compact<'a> {
     pub signature: &'a [u8],
 }
 
+impl<'a> Header<'a> {
+    /// The header of a first segment recognised as one this gateway writes
+    /// (`alg`, `kid`, `typ`, nothing else).
+    pub(crate) fn known(alg: &'a str, kid: &'a str) -> Self {
+        Header {
+            alg: Cow::Borrowed(alg),
+            kid: Some(Cow::Borrowed(kid)),
+            crit: None,
+            enc: None,
+            zip: None,
+        }
+    }
+}
+
 /// Splits `token` and decodes its three segments into `buf` (one allocation
-/// for all three), reading only the header.
-pub(crate) fn parse<'a>(token: &'a str, buf: &'a mut Vec<u8>) -> Result<Compact<'a>, VerifyError> {
+/// for all three), reading only the header. `recognise` is asked about the
+/// first segment: when it knows that exact text (one of this gateway's own
+/// header segments) its header is taken, since the same bytes always read
+/// the same; otherwise the segment is decoded and read.
+pub(crate) fn parse<'a>(
+    token: &'a str,
+    buf: &'a mut Vec<u8>,
+    recognise: impl FnOnce(&str) -> Option<Header<'a>>,
+) -> Result<Compact<'a>, VerifyError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(VerifyError::Malformed("token is larger than 8 KiB"));
     }
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let mut dots = memchr::memchr_iter(b'.', token.as_bytes());
+    let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
         return Err(VerifyError::Malformed(
             "a token has three dot-separated segments",
         ));
     };
+    // Dots are ASCII, so these are character boundaries.
+    let (h, p, s) = (
+        &token[..first],
+        &token[first + 1..second],
+        &token[second + 1..],
+    );
     if h.is_empty() || p.is_empty() || s.is_empty() {
         return Err(VerifyError::Malformed("a token segment is empty"));
     }
+    let known = recognise(h);
     let estimate = base64::decoded_len_estimate;
+    let header_len = if known.is_some() {
+        0
+    } else {
+        estimate(h.len())
+    };
     buf.clear();
-    buf.resize(estimate(h.len()) + estimate(p.len()) + estimate(s.len()), 0);
-    let (header_buf, rest) = buf.split_at_mut(estimate(h.len()));
+    buf.resize(header_len + estimate(p.len()) + estimate(s.len()), 0);
+    let (header_buf, rest) = buf.split_at_mut(header_len);
     let (payload_buf, signature_buf) = rest.split_at_mut(estimate(p.len()));
 
-    let header_bytes = decode(h, header_buf)?;
-    let header: Header = serde_json::from_slice(header_bytes)
+    let header = match known {
+        Some(header) => header,
+        None => read_header(decode(h, header_buf)?)?,
+    };
+    let payload = decode(p, payload_buf)?;
+    if !looks_like_object(payload) {
+        return Err(VerifyError::Malformed("the payload is not a JSON object"));
+    }
+    let signature = decode(s, signature_buf)?;
+    Ok(Compact {
+        signing_input: &token.as_bytes()[..second],
+        header,
+        payload,
+        signature,
+    })
+}
+
+/// Reads a decoded header: a JSON object with a string `alg`, and none of
+/// the members that would change how the token is read.
+fn read_header(bytes: &[u8]) -> Result<Header<'_>, VerifyError> {
+    let header: Header = serde_json::from_slice(bytes)
         .map_err(|_| VerifyError::Malformed("the header is not a JSON object with a string alg"))?;
     if header.crit.is_some() {
         return Err(VerifyError::invalid(
@@ -76,17 +126,7 @@ pub(crate) fn parse<'a>(token: &'a str, buf: &'a mut Vec<u8>) -> Result<Compact<
             "encrypted or compressed tokens are not accepted",
         ));
     }
-    let payload = decode(p, payload_buf)?;
-    if !looks_like_object(payload) {
-        return Err(VerifyError::Malformed("the payload is not a JSON object"));
-    }
-    let signature = decode(s, signature_buf)?;
-    Ok(Compact {
-        signing_input: &token.as_bytes()[..h.len() + 1 + p.len()],
-        header,
-        payload,
-        signature,
-    })
+    Ok(header)
 }
 
 /// Whether `json` is braced like an object (JSON whitespace aside): the one
@@ -119,6 +159,57 @@ fn decode<'a>(segment: &str, out: &'a mut [u8]) -> Result<&'a [u8], VerifyError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn b64(json: &str) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    }
+
+    #[test]
+    fn a_recognised_header_segment_is_taken_as_known_and_any_other_is_read() {
+        let own = b64(r#"{"alg":"HS256","kid":"k1","typ":"JWT"}"#);
+        let recognise = |h: &str| (h == own).then(|| Header::known("HS256", "k1"));
+        let rest = format!("{}.{}", b64(r#"{"sub":"u"}"#), b64("sig"));
+
+        let (mut buf, mut buf2, mut buf3) = (Vec::new(), Vec::new(), Vec::new());
+        let token = format!("{own}.{rest}");
+        let parsed = parse(&token, &mut buf, recognise).unwrap();
+        assert_eq!(
+            (&*parsed.header.alg, parsed.header.kid.as_deref()),
+            ("HS256", Some("k1"))
+        );
+        assert_eq!(parsed.payload, br#"{"sub":"u"}"#);
+        assert_eq!(parsed.signature, b"sig");
+        assert_eq!(
+            parsed.signing_input,
+            token.rsplit_once('.').unwrap().0.as_bytes()
+        );
+
+        // The same header spelled differently is decoded and read.
+        let spaced = b64(r#"{ "alg": "HS256", "kid": "other" }"#);
+        let token = format!("{spaced}.{rest}");
+        let parsed = parse(&token, &mut buf2, recognise).unwrap();
+        assert_eq!(parsed.header.kid.as_deref(), Some("other"));
+
+        // A read header is still refused for what it says.
+        let crit = b64(r#"{"alg":"HS256","crit":["b64"]}"#);
+        let token = format!("{crit}.{rest}");
+        assert!(parse(&token, &mut buf3, recognise).is_err());
+    }
+
+    #[test]
+    fn a_token_has_exactly_three_non_empty_segments() {
+        let mut buf = Vec::new();
+        for bad in ["a.b", "a.b.c.d", "a..c", ".b.c", "a.b.", "abc", ""] {
+            assert!(
+                matches!(
+                    parse(bad, &mut buf, |_| None),
+                    Err(VerifyError::Malformed(_))
+                ),
+                "{bad:?} was accepted"
+            );
+        }
+    }
 
     #[test]
     fn segments_decode_only_as_strict_base64url_without_padding() {

@@ -2,8 +2,7 @@
 //! `{alg, kid, typ: JWT}`, the claims of API.md section 4, a random `jti` of
 //! 128 bits, and `exp` from the request's ttl or the configured default.
 
-use super::algorithms::alg_name;
-use super::claims::{IssuedClaims, IssuedHeader, MintRequest, Minted, Role};
+use super::claims::{IssuedClaims, MintRequest, Minted, Role};
 use super::error::TokenError;
 use super::service::TokenService;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -71,18 +70,12 @@ impl TokenService {
             idv: &req.identifiers,
             fam: &req.family,
         };
-        let header = IssuedHeader {
-            alg: alg_name(key.alg),
-            kid: &key.kid,
-            typ: "JWT",
-        };
         let signing_error = |reason: String| TokenError::Signing {
             kid: key.kid.to_string(),
             reason,
         };
-        let header = serde_json::to_vec(&header).map_err(|e| signing_error(e.to_string()))?;
         let claims = serde_json::to_vec(&claims).map_err(|e| signing_error(e.to_string()))?;
-        let mut token = URL_SAFE_NO_PAD.encode(header);
+        let mut token = String::from(&*key.header_segment);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(claims, &mut token);
         let signature = signer.sign(token.as_bytes()).map_err(signing_error)?;

@@ -21,6 +21,26 @@ pub(crate) struct LocalKey {
     pub signer: Option<KeySigner>,
     /// The public JWK of an asymmetric key.
     pub public_jwk: Option<serde_json::Value>,
+    /// The first segment of every token this key signs: base64url of the
+    /// JSON header `{alg, kid, typ: JWT}`. Minting writes it as is, and
+    /// verification recognises it by comparison instead of decoding and
+    /// reading it (the same bytes always read as the same header).
+    pub header_segment: Box<str>,
+}
+
+/// The header segment of the tokens `kid` signs with `alg`.
+pub(crate) fn header_segment(kid: &str, alg: Algorithm) -> Box<str> {
+    use base64::Engine;
+    let header = super::claims::IssuedHeader {
+        alg: alg_name(alg),
+        kid,
+        typ: "JWT",
+    };
+    // Three strings: serialising cannot fail.
+    let json = serde_json::to_vec(&header).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(json)
+        .into_boxed_str()
 }
 
 impl std::fmt::Debug for LocalKey {
@@ -40,6 +60,17 @@ pub(crate) struct LocalKeys {
     pub by_kid: HashMap<String, Arc<LocalKey>>,
     /// `{"keys":[...]}` with the public JWK of every asymmetric key.
     pub jwks: Bytes,
+}
+
+impl LocalKeys {
+    /// The header a token's first segment stands for, when that segment is
+    /// exactly the one one of these keys writes.
+    pub fn recognise(&self, segment: &str) -> Option<super::compact::Header<'_>> {
+        self.by_kid
+            .values()
+            .find(|key| *key.header_segment == *segment)
+            .map(|key| super::compact::Header::known(alg_name(key.alg), &key.kid))
+    }
 }
 
 /// Whether a missing `secret_file` with `create_if_missing` gets created now.
@@ -118,6 +149,7 @@ fn load_one(k: &SigningKey, path: &str, missing: Missing, issues: &mut Issues) -
                 verifier,
                 signer: Some(signer),
                 public_jwk: None,
+                header_segment: header_segment(&k.kid, k.alg),
             }),
             Err(e) => {
                 issues.push(path, e);
@@ -190,6 +222,7 @@ fn load_one(k: &SigningKey, path: &str, missing: Missing, issues: &mut Issues) -
         verifier,
         signer,
         public_jwk: Some(jwk::public_jwk(&k.kid, k.alg, &public)),
+        header_segment: header_segment(&k.kid, k.alg),
     })
 }
 
