@@ -29,7 +29,7 @@ pub(crate) struct LocalKey {
 }
 
 /// The header segment of the tokens `kid` signs with `alg`.
-pub(crate) fn header_segment(kid: &str, alg: Algorithm) -> Box<str> {
+fn header_segment(kid: &str, alg: Algorithm) -> Box<str> {
     use base64::Engine;
     let header = super::claims::IssuedHeader {
         alg: alg_name(alg),

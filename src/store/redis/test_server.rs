@@ -131,10 +131,7 @@ impl RedisServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                self.child = None;
-                return Err(format!("exited ({status}) on port {}", self.port));
-            }
+            self.still_running()?;
             if let Ok(stream) = TcpStream::connect(("127.0.0.1", self.port)) {
                 return self.confirm_answering(stream);
             }
@@ -149,17 +146,9 @@ impl RedisServer {
     /// other test's process: a plain server answers PING (or asks for the
     /// password); a TLS one must still be alive a moment after listening.
     fn confirm_answering(&mut self, mut stream: TcpStream) -> Result<(), String> {
-        let alive = |server: &mut RedisServer| {
-            matches!(server.child.as_mut().map(Child::try_wait), Some(Ok(None)))
-        };
         if self.tls.is_some() {
             sleep(Duration::from_millis(200));
-            return if alive(self) {
-                Ok(())
-            } else {
-                self.child = None;
-                Err(format!("exited on port {}", self.port))
-            };
+            return self.still_running();
         }
         use std::io::{Read, Write};
         let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
@@ -174,6 +163,17 @@ impl RedisServer {
         } else {
             self.stop();
             Err(format!("another process answers on port {}", self.port))
+        }
+    }
+
+    /// `Err` when the child has exited (its port was taken, most likely).
+    fn still_running(&mut self) -> Result<(), String> {
+        match self.child.as_mut().map(Child::try_wait) {
+            Some(Ok(Some(status))) => {
+                self.child = None;
+                Err(format!("exited ({status}) on port {}", self.port))
+            }
+            _ => Ok(()),
         }
     }
 }
