@@ -50,6 +50,11 @@ fn every_auth_request_seed_is_answered_without_a_panic() {
 }
 
 #[test]
+fn the_quick_payload_reading_agrees_with_the_full_one_on_every_seed() {
+    assert!(run_seeds("payload_read", targets::payload_read) >= 10);
+}
+
+#[test]
 fn every_config_load_seed_is_answered_without_a_panic() {
     assert!(run_seeds("config_load", targets::config_load) >= 5);
 }

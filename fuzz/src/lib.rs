@@ -160,3 +160,12 @@ pub fn config_load(data: &[u8]) {
         Err(e) => assert!(!e.to_string().is_empty()),
     }
 }
+
+/// `payload_read`: whatever the quick reading of a token payload accepts, the
+/// full serde_json reading accepts too and reads to the same claims.
+pub fn payload_read(data: &[u8]) {
+    assert!(
+        portcullis::tokens::quick_and_full_payload_readings_agree(data),
+        "the quick payload reading disagrees with the full one"
+    );
+}

@@ -13,6 +13,7 @@ mod checks;
 mod claims;
 mod compact;
 mod error;
+mod flat_payload;
 mod identity;
 mod jwk;
 mod keygen;
@@ -33,6 +34,8 @@ pub use algorithms::alg_name;
 pub use claims::{MintRequest, Minted, Role};
 pub use compact::MAX_TOKEN_BYTES;
 pub use error::{TokenError, VerifyError};
+#[doc(hidden)]
+pub use flat_payload::quick_and_full_payload_readings_agree;
 pub use identity::{Identity, RawClaims};
 pub use keygen::{keygen, KeyFiles, RSA_KEYGEN_BITS};
 pub use mint::new_family_id;

@@ -1,4 +1,5 @@
-//! Reading a presented token's payload, once its signature verified: one
+//! Reading a presented token's payload, once its signature verified: the
+//! quick reading of `flat_payload.rs` for the common flat shape, else one
 //! pass over the JSON that keeps the claims this gateway uses, borrowed from
 //! the payload text, and checks every other member without keeping it.
 //! The pass is exactly as strict as reading a `serde_json::Map` would be
@@ -8,6 +9,7 @@
 //! the claims a route forwards by name.
 
 use super::error::VerifyError;
+use super::flat_payload;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -47,7 +49,7 @@ impl<'a> Claim<'a> {
 }
 
 /// The payload's members this gateway uses.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct Payload<'a> {
     pub iss: Claim<'a>,
     pub sub: Claim<'a>,
@@ -69,14 +71,34 @@ pub(crate) struct Payload<'a> {
 impl<'a> Payload<'a> {
     /// Reads a decoded payload: UTF-8, one JSON object, nothing after it.
     pub fn read(bytes: &'a [u8]) -> Result<Self, VerifyError> {
-        let bad = || VerifyError::Malformed("the payload is not a JSON object");
-        let json = std::str::from_utf8(bytes).map_err(|_| bad())?;
+        let mut payload = Payload::default();
+        payload.read_from(bytes)?;
+        Ok(payload)
+    }
+
+    /// `read` into `self` (a default `Payload`), so that the verification's
+    /// hot path does not copy the whole struct around.
+    pub fn read_from(&mut self, bytes: &'a [u8]) -> Result<(), VerifyError> {
+        let json = std::str::from_utf8(bytes).map_err(|_| not_an_object())?;
+        if flat_payload::read(json, self).is_none() {
+            *self = Self::read_fully(json)?;
+        }
+        Ok(())
+    }
+
+    /// Reads `json` with serde_json: any valid JSON object.
+    pub(super) fn read_fully(json: &'a str) -> Result<Self, VerifyError> {
+        let bad = |_| not_an_object();
         let mut de = serde_json::Deserializer::from_str(json);
-        let mut payload = de.deserialize_map(PayloadVisitor).map_err(|_| bad())?;
-        de.end().map_err(|_| bad())?;
+        let mut payload = de.deserialize_map(PayloadVisitor).map_err(bad)?;
+        de.end().map_err(bad)?;
         payload.json = json;
         Ok(payload)
     }
+}
+
+fn not_an_object() -> VerifyError {
+    VerifyError::Malformed("the payload is not a JSON object")
 }
 
 struct PayloadVisitor;
@@ -91,26 +113,12 @@ impl<'de> Visitor<'de> for PayloadVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Payload<'de>, A::Error> {
         let mut p = Payload::default();
         while let Some(key) = map.next_key::<Key<'de>>()? {
-            let slot = match &*key.0 {
-                "iss" => &mut p.iss,
-                "sub" => &mut p.sub,
-                "aud" => &mut p.aud,
-                "exp" => &mut p.exp,
-                "nbf" => &mut p.nbf,
-                "iat" => &mut p.iat,
-                "jti" => &mut p.jti,
-                "uid" => &mut p.uid,
-                "org" => &mut p.org,
-                "dev" => &mut p.dev,
-                "rol" => &mut p.rol,
-                "idv" => &mut p.idv,
-                "fam" => &mut p.fam,
-                _ => {
+            match p.member(&key.0) {
+                Some(slot) => *slot = map.next_value()?,
+                None => {
                     map.next_value::<Any>()?;
-                    continue;
                 }
-            };
-            *slot = map.next_value()?;
+            }
         }
         Ok(p)
     }
