@@ -2,6 +2,7 @@
 //! roles, the request the auth flows make, and the claim set on the wire.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::time::Duration;
 
 /// The role a token of this gateway carries in `rol`.
@@ -23,6 +24,19 @@ impl Role {
             Role::View => "VIEW",
             Role::User => "USER",
             Role::Auth => "AUTH",
+        }
+    }
+
+    /// The role as the one-item role list of an `Identity`, shared rather
+    /// than allocated for each verified token.
+    pub fn as_role_list(self) -> &'static [Cow<'static, str>] {
+        const VIEW: &[Cow<'static, str>] = &[Cow::Borrowed("VIEW")];
+        const USER: &[Cow<'static, str>] = &[Cow::Borrowed("USER")];
+        const AUTH: &[Cow<'static, str>] = &[Cow::Borrowed("AUTH")];
+        match self {
+            Role::View => VIEW,
+            Role::User => USER,
+            Role::Auth => AUTH,
         }
     }
 

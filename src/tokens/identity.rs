@@ -23,7 +23,7 @@ pub struct Identity {
     pub role: Cow<'static, str>,
     /// Own tokens: `[rol]`; trusted issuers: the configured `roles_claim`
     /// (a string or an array of strings).
-    pub roles: Vec<Cow<'static, str>>,
+    pub roles: Cow<'static, [Cow<'static, str>]>,
     /// `Some` for tokens this gateway issued.
     pub own_role: Option<Role>,
     /// Shared with the token service (no copy per verification).
@@ -167,7 +167,7 @@ mod tests {
             brand: "DEMO".into(),
             device: None,
             role: "USER".into(),
-            roles: vec!["USER".into()],
+            roles: Role::User.as_role_list().into(),
             own_role: Some(Role::User),
             issuer: "portcullis".into(),
             own: true,
