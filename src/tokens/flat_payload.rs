@@ -242,12 +242,9 @@ fn plain_text_len(bytes: &[u8]) -> Option<usize> {
     const BACKSLASHES: u64 = ONES * b'\\' as u64;
     const SPACES: u64 = ONES * b' ' as u64;
     let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x;
-    let mut chunks = bytes.chunks_exact(8);
     let mut at = 0;
-    for chunk in &mut chunks {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
+    while let Some(&chunk) = bytes.get(at..).and_then(|rest| rest.first_chunk::<8>()) {
+        let x = u64::from_le_bytes(chunk);
         let marks =
             (zero_bytes(x ^ QUOTES) | zero_bytes(x ^ BACKSLASHES) | (x.wrapping_sub(SPACES) & !x))
                 & HIGH;
@@ -256,8 +253,8 @@ fn plain_text_len(bytes: &[u8]) -> Option<usize> {
         }
         at += 8;
     }
-    let rest = chunks.remainder();
-    let end = rest
+    let end = bytes
+        .get(at..)?
         .iter()
         .position(|&b| matches!(b, b'"' | b'\\' | 0..=0x1f))?;
     Some(at + end)
