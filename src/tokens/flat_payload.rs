@@ -47,30 +47,6 @@ pub(super) fn read<'a>(json: &'a str, payload: &mut Payload<'a>) -> Option<()> {
     (text.at == text.bytes.len()).then_some(())
 }
 
-impl<'a> Payload<'a> {
-    /// The slot of a member this gateway uses. Their names are three
-    /// bytes long, so one comparison of a 3-byte array tells them apart.
-    pub(super) fn member(&mut self, name: &str) -> Option<&mut Claim<'a>> {
-        let name: [u8; 3] = name.as_bytes().try_into().ok()?;
-        Some(match &name {
-            b"iss" => &mut self.iss,
-            b"sub" => &mut self.sub,
-            b"aud" => &mut self.aud,
-            b"exp" => &mut self.exp,
-            b"nbf" => &mut self.nbf,
-            b"iat" => &mut self.iat,
-            b"jti" => &mut self.jti,
-            b"uid" => &mut self.uid,
-            b"org" => &mut self.org,
-            b"dev" => &mut self.dev,
-            b"rol" => &mut self.rol,
-            b"idv" => &mut self.idv,
-            b"fam" => &mut self.fam,
-            _ => return None,
-        })
-    }
-}
-
 /// For the `payload_read` fuzz target, not for the gateway: whether the
 /// quick reading of `bytes` (when it does not decline) agrees with the full
 /// one, value for value.
