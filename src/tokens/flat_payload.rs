@@ -16,11 +16,7 @@ use std::borrow::Cow;
 /// Reads `json` into `payload` (a default one) when it has the flat shape;
 /// `None` for anything else, with `payload` then partly filled.
 pub(super) fn read<'a>(json: &'a str, payload: &mut Payload<'a>) -> Option<()> {
-    let mut text = Scanner {
-        json,
-        bytes: json.as_bytes(),
-        at: 0,
-    };
+    let mut text = Scanner { json, at: 0 };
     payload.json = json;
     text.skip_whitespace();
     text.expect(b'{')?;
@@ -44,7 +40,7 @@ pub(super) fn read<'a>(json: &'a str, payload: &mut Payload<'a>) -> Option<()> {
         }
     }
     text.skip_whitespace();
-    (text.at == text.bytes.len()).then_some(())
+    (text.at == text.json.len()).then_some(())
 }
 
 /// For the `payload_read` fuzz target, not for the gateway: whether the
@@ -76,13 +72,16 @@ enum Scalar<'a> {
 
 struct Scanner<'a> {
     json: &'a str,
-    bytes: &'a [u8],
     at: usize,
 }
 
 impl<'a> Scanner<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.json.as_bytes()
+    }
+
     fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.at).copied()
+        self.bytes().get(self.at).copied()
     }
 
     /// Steps over `byte` when it comes next.
@@ -108,8 +107,8 @@ impl<'a> Scanner<'a> {
     #[inline(always)]
     fn string_rest(&mut self) -> Option<&'a str> {
         let start = self.at;
-        let end = start + plain_text_len(&self.bytes[start..])?;
-        if self.bytes[end] != b'"' {
+        let end = start + plain_text_len(&self.bytes()[start..])?;
+        if self.bytes()[end] != b'"' {
             return None;
         }
         let text = self.json.get(start..end);
@@ -155,7 +154,7 @@ impl<'a> Scanner<'a> {
 
     #[inline(always)]
     fn literal(&mut self, word: &[u8]) -> Option<Scalar<'a>> {
-        self.bytes[self.at..].starts_with(word).then(|| {
+        self.bytes()[self.at..].starts_with(word).then(|| {
             self.at += word.len();
             Scalar::Other
         })
@@ -169,7 +168,7 @@ impl<'a> Scanner<'a> {
         while matches!(self.peek(), Some(b'0'..=b'9')) {
             self.at += 1;
         }
-        let digits = &self.bytes[start..self.at];
+        let digits = &self.bytes()[start..self.at];
         let well_formed = match digits {
             [] => false,
             [b'0', _, ..] => false, // a leading zero: not JSON
