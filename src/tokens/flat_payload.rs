@@ -3,28 +3,36 @@
 //! strings without escapes, integers, `true`/`false`/`null`, or flat arrays
 //! of those. It takes one pass over the bytes with no serde machinery.
 //!
+//! Strings are found the way SIMD JSON readers find them: for each 64-byte
+//! block, 16 bytes per instruction (`wide`), a bit mask of its quotes and of
+//! its backslashes and control bytes; a running XOR of the quote bits marks
+//! the bytes inside strings. With no escape or control byte inside a string,
+//! every quote opens or closes one, so the scanner takes string ends from
+//! the mask (one bit operation each) instead of looking at their bytes.
+//!
 //! It never decides that a payload is bad: at the first thing outside that
-//! shape (an escape, a control byte, a fraction or exponent, a nested object
-//! or array, a long number, anything invalid) it gives up and the full
-//! serde_json reading in `payload.rs` decides. So whatever it accepts is
-//! valid JSON, and it reads it exactly as that full reading would (the
-//! differential test below and the `payload_read` fuzz target hold it to that).
+//! shape (an escape, a control byte in a string, a fraction or exponent, a
+//! nested object or array, a long number, anything invalid) it gives up and
+//! the full serde_json reading in `payload.rs` decides. So whatever it
+//! accepts is valid JSON, and it reads it exactly as that full reading would
+//! (the differential test below and the `payload_read` fuzz target hold it
+//! to that).
 
 use super::payload::{Claim, Payload};
 use std::borrow::Cow;
+use wide::u8x16;
 
 /// Reads `json` into `payload` (a default one) when it has the flat shape;
 /// `None` for anything else, with `payload` then partly filled.
 pub(super) fn read<'a>(json: &'a str, payload: &mut Payload<'a>) -> Option<()> {
-    let mut text = Scanner { json, at: 0 };
+    let mut text = Scanner::new(json);
     payload.json = json;
     text.skip_whitespace();
     text.expect(b'{')?;
     text.skip_whitespace();
     if !text.take(b'}') {
         loop {
-            text.expect(b'"')?;
-            let name = text.string_rest()?;
+            let name = text.string()?;
             text.skip_whitespace();
             text.expect(b':')?;
             text.skip_whitespace();
@@ -70,12 +78,76 @@ enum Scalar<'a> {
     Other,
 }
 
+/// The bytes the mask of one block covers.
+const BLOCK: usize = 64;
+
+/// What one 64-byte block holds, one bit per byte (bit `i` for byte `i`).
+#[derive(Debug, PartialEq)]
+struct BlockMarks {
+    quotes: u64,
+    /// Backslashes and bytes below 0x20.
+    escapes_and_controls: u64,
+}
+
+impl BlockMarks {
+    /// The marks of `block`, sixteen bytes per step.
+    fn of(block: &[u8; BLOCK]) -> Self {
+        let quote = u8x16::splat(b'"');
+        let backslash = u8x16::splat(b'\\');
+        let highest_control = u8x16::splat(0x1f);
+        let mut marks = BlockMarks {
+            quotes: 0,
+            escapes_and_controls: 0,
+        };
+        for (i, chunk) in block.chunks_exact(16).enumerate() {
+            let mut lane = [0u8; 16];
+            lane.copy_from_slice(chunk);
+            let bytes = u8x16::from(lane);
+            let quotes = bytes.simd_eq(quote).to_bitmask();
+            // A byte is at most 0x1f when the smaller of it and 0x1f is itself.
+            let controls = bytes.min(highest_control).simd_eq(bytes);
+            let escapes = (controls | bytes.simd_eq(backslash)).to_bitmask();
+            marks.quotes |= u64::from(quotes as u16) << (16 * i);
+            marks.escapes_and_controls |= u64::from(escapes as u16) << (16 * i);
+        }
+        marks
+    }
+}
+
+/// Bit `i` of the result is the XOR of bits `0..=i` of `bits`: for a quote
+/// mask, the bytes from an opening quote up to (not including) its closing one.
+fn running_xor(mut bits: u64) -> u64 {
+    for shift in [1, 2, 4, 8, 16, 32] {
+        bits ^= bits << shift;
+    }
+    bits
+}
+
 struct Scanner<'a> {
     json: &'a str,
     at: usize,
+    /// Where the next block to mark starts.
+    next_block: usize,
+    /// The start of the last marked block.
+    block: usize,
+    /// The quotes of the last marked block not yet taken by the scanner.
+    quotes: u64,
+    /// Whether the last marked block ended inside a string.
+    in_string: bool,
 }
 
 impl<'a> Scanner<'a> {
+    fn new(json: &'a str) -> Self {
+        Scanner {
+            json,
+            at: 0,
+            next_block: 0,
+            block: 0,
+            quotes: 0,
+            in_string: false,
+        }
+    }
+
     fn bytes(&self) -> &'a [u8] {
         self.json.as_bytes()
     }
@@ -102,20 +174,57 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// The rest of a string whose opening quote was taken: its text, when it
-    /// has no escape and no control byte.
-    #[inline(always)]
-    fn string_rest(&mut self) -> Option<&'a str> {
-        let start = self.at;
-        let end = start + plain_text_len(&self.bytes()[start..])?;
-        if self.bytes()[end] != b'"' {
+    /// Marks the next block. `None` past the end, and when an escape or a
+    /// control byte lies inside a string of it (the full reading's case).
+    fn mark_next_block(&mut self) -> Option<()> {
+        let start = self.next_block;
+        let rest = self.bytes().get(start..).filter(|rest| !rest.is_empty())?;
+        let marks = match rest.first_chunk::<BLOCK>() {
+            Some(block) => BlockMarks::of(block),
+            None => {
+                // The last, partial block, padded with spaces (plain bytes).
+                let mut block = [b' '; BLOCK];
+                block[..rest.len()].copy_from_slice(rest);
+                BlockMarks::of(&block)
+            }
+        };
+        let inside = running_xor(marks.quotes) ^ if self.in_string { u64::MAX } else { 0 };
+        if inside & marks.escapes_and_controls != 0 {
             return None;
         }
-        let text = self.json.get(start..end);
+        self.in_string = inside >> 63 == 1;
+        self.block = start;
+        self.quotes = marks.quotes;
+        self.next_block = start + BLOCK;
+        Some(())
+    }
+
+    /// Where the next quote not yet taken is.
+    #[inline(always)]
+    fn next_quote(&mut self) -> Option<usize> {
+        while self.quotes == 0 {
+            self.mark_next_block()?;
+        }
+        let bit = self.quotes.trailing_zeros() as usize;
+        self.quotes &= self.quotes - 1;
+        Some(self.block + bit)
+    }
+
+    /// A string starting here: its text, when it has no escape and no
+    /// control byte. Every quote before this one was taken as the start or
+    /// the end of a string, so the next quote in the masks must be this
+    /// one, and the one after it ends the string.
+    #[inline(always)]
+    fn string(&mut self) -> Option<&'a str> {
+        if self.next_quote()? != self.at {
+            return None;
+        }
+        let start = self.at + 1;
+        let end = self.next_quote()?;
         self.at = end + 1;
         // Both ends are next to an ASCII quote, so `get` always finds whole
         // characters there.
-        text
+        self.json.get(start..end)
     }
 
     /// One value (a string, an integer, a literal or a flat array), put in
@@ -140,10 +249,7 @@ impl<'a> Scanner<'a> {
     #[inline(always)]
     fn scalar(&mut self) -> Option<Scalar<'a>> {
         match self.peek()? {
-            b'"' => {
-                self.at += 1;
-                self.string_rest().map(Scalar::Text)
-            }
+            b'"' => self.string().map(Scalar::Text),
             b'-' | b'0'..=b'9' => self.integer().map(Scalar::Number),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
@@ -151,7 +257,6 @@ impl<'a> Scanner<'a> {
             _ => None,
         }
     }
-
     #[inline(always)]
     fn literal(&mut self, word: &[u8]) -> Option<Scalar<'a>> {
         self.bytes()[self.at..].starts_with(word).then(|| {
@@ -165,7 +270,11 @@ impl<'a> Scanner<'a> {
     fn integer(&mut self) -> Option<u64> {
         let negative = self.take(b'-');
         let start = self.at;
-        while matches!(self.peek(), Some(b'0'..=b'9')) {
+        // Read and counted in one pass; wrapping, since a value with more
+        // than MAX_DIGITS digits is dropped below.
+        let mut value = 0u64;
+        while let Some(digit @ b'0'..=b'9') = self.peek() {
+            value = value.wrapping_mul(10).wrapping_add(u64::from(digit - b'0'));
             self.at += 1;
         }
         let digits = &self.bytes()[start..self.at];
@@ -178,9 +287,6 @@ impl<'a> Scanner<'a> {
         if !well_formed || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
             return None;
         }
-        let value = digits
-            .iter()
-            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
         Some(if negative { 0 } else { value })
     }
 
@@ -205,36 +311,6 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// Where the plain text at the start of `bytes` ends: the first quote,
-/// backslash or control byte, eight bytes per step. In each 8-byte word,
-/// `x - 0x01..01 & !x & 0x80..80` marks the zero bytes of `x` (and `0x20..20`
-/// in place of `0x01..01` the bytes below 0x20); a mark can be wrong only
-/// above a right one, so the lowest mark is the answer.
-fn plain_text_len(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    const QUOTES: u64 = ONES * b'"' as u64;
-    const BACKSLASHES: u64 = ONES * b'\\' as u64;
-    const SPACES: u64 = ONES * b' ' as u64;
-    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x;
-    let mut at = 0;
-    while let Some(&chunk) = bytes.get(at..).and_then(|rest| rest.first_chunk::<8>()) {
-        let x = u64::from_le_bytes(chunk);
-        let marks =
-            (zero_bytes(x ^ QUOTES) | zero_bytes(x ^ BACKSLASHES) | (x.wrapping_sub(SPACES) & !x))
-                & HIGH;
-        if marks != 0 {
-            return Some(at + marks.trailing_zeros() as usize / 8);
-        }
-        at += 8;
-    }
-    let end = bytes
-        .get(at..)?
-        .iter()
-        .position(|&b| matches!(b, b'"' | b'\\' | 0..=0x1f))?;
-    Some(at + end)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,27 +327,57 @@ mod tests {
     }
 
     #[test]
-    fn plain_text_ends_at_the_first_quote_backslash_or_control_byte() {
-        let mut text = *b"abcdefghijklmnopqrstuvwxyz0123456789\xe9\xff";
-        assert_eq!(plain_text_len(&text), None);
-        for at in 0..text.len() {
-            for stop in [b'"', b'\\', 0, 0x1f, b'\n'] {
-                let kept = text[at];
-                text[at] = stop;
-                assert_eq!(plain_text_len(&text), Some(at));
-                // A second stop further on does not change the answer.
-                if at + 9 < text.len() {
-                    let later = text[at + 9];
-                    text[at + 9] = b'"';
-                    assert_eq!(plain_text_len(&text), Some(at));
-                    text[at + 9] = later;
-                }
-                text[at] = kept;
+    fn block_marks_are_the_quotes_backslashes_and_control_bytes_of_each_byte() {
+        let mut noise = Noise(0x2545_f491_4f6c_dd1d);
+        let picks = [
+            b'"', b'\\', 0, 0x1f, b'\n', b' ', b'!', b'a', 0x7f, 0xe9, 0xff,
+        ];
+        for _ in 0..2_000 {
+            let mut block = [0u8; BLOCK];
+            for byte in &mut block {
+                *byte = picks[noise.next(picks.len())];
             }
+            let bit = |i: usize, yes: bool| u64::from(yes) << i;
+            let quotes = (0..BLOCK).map(|i| bit(i, block[i] == b'"')).sum();
+            let escapes_and_controls = (0..BLOCK)
+                .map(|i| bit(i, block[i] == b'\\' || block[i] < 0x20))
+                .sum();
+            assert_eq!(
+                BlockMarks::of(&block),
+                BlockMarks {
+                    quotes,
+                    escapes_and_controls
+                },
+                "{block:?}"
+            );
         }
-        // Bytes at or above 0x20 other than the two stops are plain.
-        let plain: Vec<u8> = (0x20..=0xff).filter(|&b| b != b'"' && b != b'\\').collect();
-        assert_eq!(plain_text_len(&plain), None);
+    }
+
+    #[test]
+    fn the_running_xor_of_quote_bits_marks_the_inside_of_strings() {
+        let mut noise = Noise(0x1234_5678_9abc_def1);
+        for _ in 0..2_000 {
+            let bits = (0..4).fold(0u64, |x, _| x << 16 | noise.next(1 << 16) as u64);
+            let mut inside = false;
+            let expected = (0..64).fold(0u64, |acc, i| {
+                inside ^= bits >> i & 1 == 1;
+                acc | u64::from(inside) << i
+            });
+            assert_eq!(running_xor(bits), expected, "{bits:#x}");
+        }
+    }
+
+    #[test]
+    fn strings_across_blocks_and_an_escape_in_a_later_block_are_seen() {
+        let long = "x".repeat(150);
+        let json = format!(r#"{{"sub":"{long}","dev":"d","org":"{long}"}}"#);
+        let quick = quick_reading(&json).expect("the flat shape");
+        assert_eq!(Some(&quick), full(&json).as_ref());
+        assert_eq!(quick.org.text(), Some(long.as_str()));
+        for stop in ["\\n", "\u{1}", "\\\""] {
+            let json = format!(r#"{{"sub":"{long}","dev":"d","org":"{long}{stop}"}}"#);
+            assert!(quick_reading(&json).is_none(), "{json}");
+        }
     }
 
     #[test]
