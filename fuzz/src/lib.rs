@@ -54,7 +54,7 @@ pub fn token_verify(data: &[u8]) {
     match rt.block_on(service.verify(&token)) {
         Ok(identity) => {
             assert!(token.len() <= MAX_TOKEN_BYTES, "an oversize token passed");
-            assert_eq!(&*identity.issuer, "portcullis");
+            assert_eq!(identity.issuer, "portcullis");
             assert!(!identity.sub.is_empty() && identity.exp.is_some());
         }
         Err(e) => {

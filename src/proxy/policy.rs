@@ -132,7 +132,7 @@ pub async fn admit(
         }
     }
     if let Some(limiter) = subject_limit {
-        let key = subject_key(&identity.issuer, &identity.uid);
+        let key = subject_key(identity.issuer, &identity.uid);
         if let Decision::Limited { retry_after } = limiter.check(&key, 1) {
             return Err(Denied {
                 status: 429,

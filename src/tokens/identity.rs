@@ -5,7 +5,7 @@
 use super::claims::Role;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 /// A verified token's subject and claims. Its `Debug` leaves out what
 /// identifies a person (identifier values, the raw claims), so that a
@@ -26,8 +26,8 @@ pub struct Identity {
     pub roles: Cow<'static, [Cow<'static, str>]>,
     /// `Some` for tokens this gateway issued.
     pub own_role: Option<Role>,
-    /// Shared with the token service (no copy per verification).
-    pub issuer: Arc<str>,
+    /// Kept for the process (`names.rs`): no copy and no count per verification.
+    pub issuer: &'static str,
     /// Whether this gateway issued the token (as opposed to a trusted issuer).
     pub own: bool,
     pub jti: Option<String>,
@@ -38,7 +38,8 @@ pub struct Identity {
     /// `idv` entries (`"TYPE|value"`).
     pub identifiers: Vec<String>,
     /// The kid of the key that verified the token.
-    pub kid: Option<Arc<str>>,
+    /// Borrowed for this gateway's keys, owned for a JWKS key's.
+    pub kid: Option<Cow<'static, str>>,
     pub claims: RawClaims,
 }
 
@@ -169,7 +170,7 @@ mod tests {
             role: "USER".into(),
             roles: Role::User.as_role_list().into(),
             own_role: Some(Role::User),
-            issuer: "portcullis".into(),
+            issuer: "portcullis",
             own: true,
             jti: None,
             family: None,

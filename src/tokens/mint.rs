@@ -53,7 +53,7 @@ impl TokenService {
         let jti = random_id();
         let org = req.brand.to_ascii_uppercase();
         let claims = IssuedClaims {
-            iss: &self.issuer,
+            iss: self.issuer,
             aud: self
                 .audience
                 .first()

@@ -18,6 +18,7 @@ mod identity;
 mod jwk;
 mod keygen;
 mod mint;
+mod names;
 mod payload;
 mod pem_keys;
 mod revocation;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 /// Issues and verifies this gateway's tokens and checks trusted issuers' tokens.
 pub struct TokenService {
-    pub(crate) issuer: Arc<str>,
+    pub(crate) issuer: &'static str,
     pub(crate) audience: Vec<String>,
     pub(crate) access_ttl: Duration,
     pub(crate) session_ttl: Duration,
@@ -60,7 +60,7 @@ impl TokenService {
             })?)
         };
         Ok(TokenService {
-            issuer: cfg.issuer.as_str().into(),
+            issuer: super::names::kept(&cfg.issuer),
             audience: vec![cfg.audience.clone()],
             access_ttl: cfg.access_ttl.get(),
             session_ttl: cfg.session_ttl.get(),
@@ -95,7 +95,7 @@ impl TokenService {
 
     /// The kid new tokens are signed with.
     pub fn signing_kid(&self) -> &str {
-        &self.keys.signing.kid
+        self.keys.signing.kid
     }
 
     /// Starts keeping every trusted issuer's keys fresh: one fetch right

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 /// One configured key.
 pub(crate) struct LocalKey {
-    /// Shared with every identity this key verifies.
-    pub kid: Arc<str>,
+    /// Kept for the process (`names.rs`): every identity this key verifies names it.
+    pub kid: &'static str,
     pub alg: Algorithm,
     pub verifier: KeyVerifier,
     /// Present when the key has a secret or a private key.
@@ -69,7 +69,7 @@ impl LocalKeys {
         self.by_kid
             .values()
             .find(|key| *key.header_segment == *segment)
-            .map(|key| super::compact::Header::known(alg_name(key.alg), &key.kid))
+            .map(|key| super::compact::Header::known(alg_name(key.alg), key.kid))
     }
 }
 
@@ -127,7 +127,7 @@ pub(crate) fn load(cfg: &Tokens, missing: Missing) -> Result<Option<LocalKeys>, 
         .unwrap_or_else(|_| Bytes::from_static(b"{\"keys\":[]}"));
     tracing::info!(
         signing_kid = %signing.kid,
-        kids = ?keys.iter().map(|k| &*k.kid).collect::<Vec<_>>(),
+        kids = ?keys.iter().map(|k| k.kid).collect::<Vec<_>>(),
         "token keys loaded"
     );
     Ok(Some(LocalKeys {
@@ -144,7 +144,7 @@ fn load_one(k: &SigningKey, path: &str, missing: Missing, issues: &mut Issues) -
             .and_then(|v| KeySigner::hmac(k.alg, &secret).map(|s| (v, s)));
         return match built {
             Ok((verifier, signer)) => Some(LocalKey {
-                kid: k.kid.as_str().into(),
+                kid: super::names::kept(&k.kid),
                 alg: k.alg,
                 verifier,
                 signer: Some(signer),
@@ -217,7 +217,7 @@ fn load_one(k: &SigningKey, path: &str, missing: Missing, issues: &mut Issues) -
         None => None,
     };
     Some(LocalKey {
-        kid: k.kid.as_str().into(),
+        kid: super::names::kept(&k.kid),
         alg: k.alg,
         verifier,
         signer,

@@ -62,7 +62,8 @@ impl KeySet {
 
 /// A configured trusted issuer and its keys.
 pub(crate) struct TrustedIssuer {
-    pub issuer: String,
+    /// Kept for the process (`names.rs`): every identity it vouches for names it.
+    pub issuer: &'static str,
     pub audiences: Vec<String>,
     pub algorithms: Vec<Algorithm>,
     pub roles_claim: String,
@@ -85,7 +86,7 @@ impl TrustedIssuer {
             cfg.audiences.clone()
         };
         TrustedIssuer {
-            issuer: cfg.issuer.clone(),
+            issuer: super::names::kept(&cfg.issuer),
             audiences,
             algorithms: cfg.algorithms.clone(),
             roles_claim: cfg.roles_claim.clone(),

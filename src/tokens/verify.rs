@@ -147,7 +147,7 @@ impl TokenService {
             let mut claims = Payload::default();
             claims.read_from(parsed.payload)?;
             return match claims.iss.text() {
-                Some(iss) if iss == &*self.issuer => self.own_identity(key, &claims, now, rule),
+                Some(iss) if iss == self.issuer => self.own_identity(key, &claims, now, rule),
                 Some(_) => Err(VerifyError::invalid("the issuer is not trusted")),
                 None => Err(VerifyError::invalid("the token has no iss")),
             };
@@ -157,7 +157,7 @@ impl TokenService {
         let Some(iss) = claims.iss.text() else {
             return Err(VerifyError::invalid("the token has no iss"));
         };
-        if iss == &*self.issuer {
+        if iss == self.issuer {
             let key = self.verified_own_key(&parsed)?;
             self.own_identity(key, &claims, now, rule)
         } else if let Some(issuer) = self.trusted.iter().find(|t| t.issuer == iss) {
@@ -214,14 +214,14 @@ impl TokenService {
             role: Cow::Borrowed(role.as_str()),
             roles: Cow::Borrowed(role.as_role_list()),
             own_role: Some(role),
-            issuer: self.issuer.clone(),
+            issuer: self.issuer,
             own: true,
             jti: text(&claims.jti),
             family: text(&claims.fam),
             exp: times.exp,
             iat: times.iat,
             identifiers: claims.idv.list().iter().map(|s| s.to_string()).collect(),
-            kid: Some(key.kid.clone()),
+            kid: Some(Cow::Borrowed(key.kid)),
             claims: RawClaims::new(claims.json),
         }))
     }
@@ -268,7 +268,7 @@ impl TokenService {
             family: id.family.as_deref(),
             uid: &id.uid,
             iat: id.iat,
-            issuer: &id.issuer,
+            issuer: id.issuer,
         };
         match self.revocations.is_revoked(&query).await {
             Ok(false) => Ok(()),
@@ -342,14 +342,14 @@ fn foreign_identity(
         role: Cow::Owned(roles.join(",")),
         roles: roles.into(),
         own_role: None,
-        issuer: issuer.issuer.as_str().into(),
+        issuer: issuer.issuer,
         own: false,
         jti: text(&claims.jti),
         family: None,
         exp: times.exp,
         iat: times.iat,
         identifiers: Vec::new(),
-        kid: kid.map(Arc::from),
+        kid: kid.map(|kid| Cow::Owned(kid.to_string())),
         claims: RawClaims::with_map(claims.json, map),
     }))
 }

@@ -94,7 +94,7 @@ async fn a_trusted_token_verifies_with_roles_from_the_configured_claim() {
     assert_eq!(id.uid, "ext-1");
     assert!(!id.own);
     assert_eq!(id.own_role, None);
-    assert_eq!(&*id.issuer, iss);
+    assert_eq!(id.issuer, iss);
     assert_eq!(id.roles, vec!["reader", "writer"]);
     assert_eq!(id.role, "reader,writer");
     assert_eq!(idp.hits(), 1, "the first token loads the key set");

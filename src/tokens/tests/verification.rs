@@ -33,7 +33,7 @@ async fn a_minted_token_verifies_into_its_identity() {
     assert_eq!(id.roles, vec!["USER"]);
     assert_eq!(id.own_role, Some(Role::User));
     assert!(id.own);
-    assert_eq!(&*id.issuer, "portcullis");
+    assert_eq!(id.issuer, "portcullis");
     assert_eq!(id.jti.as_deref(), Some(minted.jti.as_str()));
     assert_eq!(id.family.as_deref(), Some("fam-1"));
     assert_eq!(id.exp, minted.exp);
