@@ -22,7 +22,7 @@ use super::algorithms::{alg_from_name, alg_name, KeyVerifier};
 use super::cache::Freshness;
 use super::checks::{check_audience, check_times, Expiry};
 use super::claims::Role;
-use super::compact::{self, Compact, MAX_TOKEN_BYTES};
+use super::compact::{self, Compact, DecodeSpace, MAX_TOKEN_BYTES};
 use super::error::VerifyError;
 use super::identity::{Identity, RawClaims};
 use super::payload::{Claim, Payload};
@@ -137,8 +137,8 @@ impl TokenService {
 
     /// Every check of `rule` but revocation.
     async fn check_token(&self, token: &str, rule: Expiry) -> Result<Box<Identity>, VerifyError> {
-        let mut buf = Vec::new();
-        let parsed = compact::parse(token, &mut buf, |h| self.keys.recognise(h))?;
+        let mut space = DecodeSpace::new();
+        let parsed = compact::parse(token, &mut space, |h| self.keys.recognise(h))?;
         let now = now()?.as_secs();
         if self.trusted.is_empty() {
             // Only this gateway's keys can verify, so the signature is checked
