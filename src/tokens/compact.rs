@@ -7,7 +7,9 @@
 //! and seen to be braced like an object here; its JSON is read
 //! (`payload.rs`) once the signature verified.
 
+use super::algorithms::alg_name;
 use super::error::VerifyError;
+use super::signing_keys::LocalKey;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -60,6 +62,9 @@ pub(crate) struct Header<'a> {
     enc: Option<IgnoredAny>,
     #[serde(default)]
     zip: Option<IgnoredAny>,
+    /// The key of this gateway whose header segment this exactly is.
+    #[serde(skip)]
+    pub own_key: Option<&'a LocalKey>,
 }
 
 /// A token split and decoded, signature not yet checked, payload not yet read.
@@ -73,15 +78,16 @@ pub(crate) struct Compact<'a> {
 }
 
 impl<'a> Header<'a> {
-    /// The header of a first segment recognised as one this gateway writes
+    /// The header of a first segment recognised as the one `key` writes
     /// (`alg`, `kid`, `typ`, nothing else).
-    pub(crate) fn known(alg: &'a str, kid: &'a str) -> Self {
+    pub(crate) fn known(key: &'a LocalKey) -> Self {
         Header {
-            alg: Cow::Borrowed(alg),
-            kid: Some(Cow::Borrowed(kid)),
+            alg: Cow::Borrowed(alg_name(key.alg)),
+            kid: Some(Cow::Borrowed(key.kid)),
             crit: None,
             enc: None,
             zip: None,
+            own_key: Some(key),
         }
     }
 }
@@ -199,7 +205,16 @@ mod tests {
     #[test]
     fn a_recognised_header_segment_is_taken_as_known_and_any_other_is_read() {
         let own = b64(r#"{"alg":"HS256","kid":"k1","typ":"JWT"}"#);
-        let recognise = |h: &str| (h == own).then(|| Header::known("HS256", "k1"));
+        let alg = crate::config::Algorithm::HS256;
+        let key = LocalKey {
+            kid: "k1",
+            alg,
+            verifier: super::super::algorithms::KeyVerifier::hmac(alg, &[7; 32]).unwrap(),
+            signer: None,
+            public_jwk: None,
+            header_segment: own.as_str().into(),
+        };
+        let recognise = |h: &str| (h == own).then(|| Header::known(&key));
         let rest = format!("{}.{}", b64(r#"{"sub":"u"}"#), b64("sig"));
 
         let (mut buf, mut buf2, mut buf3) =
@@ -210,6 +225,7 @@ mod tests {
             (&*parsed.header.alg, parsed.header.kid.as_deref()),
             ("HS256", Some("k1"))
         );
+        assert!(parsed.header.own_key.is_some_and(|k| std::ptr::eq(k, &key)));
         assert_eq!(parsed.payload, br#"{"sub":"u"}"#);
         assert_eq!(parsed.signature, b"sig");
         assert_eq!(
@@ -222,6 +238,7 @@ mod tests {
         let token = format!("{spaced}.{rest}");
         let parsed = parse(&token, &mut buf2, recognise).unwrap();
         assert_eq!(parsed.header.kid.as_deref(), Some("other"));
+        assert!(parsed.header.own_key.is_none());
 
         // A read header is still refused for what it says.
         let crit = b64(r#"{"alg":"HS256","crit":["b64"]}"#);
@@ -239,6 +256,23 @@ mod tests {
                     Err(VerifyError::Malformed(_))
                 ),
                 "{bad:?} was accepted"
+            );
+        }
+        // A dot inside the payload segment is told as a segment count,
+        // also when the header before it reads well.
+        let header = b64(r#"{"alg":"HS256"}"#);
+        for bad in [
+            format!("{header}.e30.e30.c2ln"),
+            format!("{header}.e30.e30.e30.c2ln"),
+        ] {
+            assert!(
+                matches!(
+                    parse(&bad, &mut buf, |_| None),
+                    Err(VerifyError::Malformed(
+                        "a token has three dot-separated segments"
+                    ))
+                ),
+                "{bad:?}"
             );
         }
     }

@@ -69,7 +69,7 @@ impl LocalKeys {
         self.by_kid
             .values()
             .find(|key| *key.header_segment == *segment)
-            .map(|key| super::compact::Header::known(alg_name(key.alg), key.kid))
+            .map(|key| super::compact::Header::known(key))
     }
 }
 

@@ -176,16 +176,23 @@ impl TokenService {
     }
 
     /// The key of this gateway the header names, once it has verified the signature.
-    fn verified_own_key(&self, parsed: &Compact<'_>) -> Result<&LocalKey, VerifyError> {
-        let key = match parsed.header.kid.as_deref() {
-            Some(kid) => self.keys.by_kid.get(kid),
-            None if self.keys.by_kid.len() == 1 => self.keys.by_kid.values().next(),
-            None => None,
-        }
-        .ok_or_else(|| VerifyError::invalid("no key of this gateway has that kid"))?;
-        if parsed.header.alg != alg_name(key.alg) {
-            return Err(VerifyError::invalid("alg is not the algorithm of the key"));
-        }
+    fn verified_own_key<'k>(&'k self, parsed: &Compact<'k>) -> Result<&'k LocalKey, VerifyError> {
+        let key = match parsed.header.own_key {
+            // A recognised header segment: its key, alg and kid as written.
+            Some(key) => key,
+            None => {
+                let key = match parsed.header.kid.as_deref() {
+                    Some(kid) => self.keys.by_kid.get(kid),
+                    None if self.keys.by_kid.len() == 1 => self.keys.by_kid.values().next(),
+                    None => None,
+                }
+                .ok_or_else(|| VerifyError::invalid("no key of this gateway has that kid"))?;
+                if parsed.header.alg != alg_name(key.alg) {
+                    return Err(VerifyError::invalid("alg is not the algorithm of the key"));
+                }
+                key
+            }
+        };
         check_signature(&key.verifier, parsed.signing_input, parsed.signature)?;
         Ok(key)
     }
