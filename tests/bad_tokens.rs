@@ -80,7 +80,7 @@ async fn verify_refuses_every_corpus_token_with_the_expected_kind() {
     let mut wrong = Vec::new();
     for case in committed() {
         match service.verify(&case.token).await {
-            Ok(id) => wrong.push(format!("{}: ACCEPTED as {}", case.name, id.sub)),
+            Ok(id) => wrong.push(format!("{}: ACCEPTED as {}", case.name, id.sub())),
             Err(e) if e.kind() != case.expect => wrong.push(format!(
                 "{}: {} ({e}), expected {}",
                 case.name,

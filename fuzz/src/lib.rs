@@ -55,7 +55,7 @@ pub fn token_verify(data: &[u8]) {
         Ok(identity) => {
             assert!(token.len() <= MAX_TOKEN_BYTES, "an oversize token passed");
             assert_eq!(identity.issuer, "portcullis");
-            assert!(!identity.sub.is_empty() && identity.exp.is_some());
+            assert!(!identity.sub().is_empty() && identity.exp.is_some());
         }
         Err(e) => {
             let kind = e.kind();

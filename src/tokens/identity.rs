@@ -14,7 +14,9 @@ use std::sync::OnceLock;
 pub struct Identity {
     /// `uid` when it is a string, else `sub`.
     pub uid: String,
-    pub sub: String,
+    /// `sub`, kept only when it is not the same text as `uid` (for this
+    /// gateway's tokens it is the same): see `sub()`.
+    pub(crate) other_sub: Option<String>,
     /// `org` (brand, upper case); empty when the token has none.
     pub brand: String,
     /// `dev`; `None` when absent or null.
@@ -109,7 +111,7 @@ impl std::fmt::Debug for Identity {
             .collect();
         f.debug_struct("Identity")
             .field("uid", &self.uid)
-            .field("sub", &self.sub)
+            .field("sub", &self.sub())
             .field("brand", &self.brand)
             .field("device", &self.device)
             .field("role", &self.role)
@@ -129,6 +131,11 @@ impl std::fmt::Debug for Identity {
 }
 
 impl Identity {
+    /// The token's `sub`.
+    pub fn sub(&self) -> &str {
+        self.other_sub.as_deref().unwrap_or(&self.uid)
+    }
+
     /// Whether the token carries `role` (exact match).
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
@@ -164,7 +171,7 @@ mod tests {
         let claims = RawClaims::new(&claims.to_string());
         Identity {
             uid: "u1".into(),
-            sub: "u1".into(),
+            other_sub: None,
             brand: "DEMO".into(),
             device: None,
             role: "USER".into(),

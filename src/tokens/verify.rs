@@ -208,14 +208,15 @@ impl TokenService {
         let times = check_times(claims, now, self.leeway, rule)?;
         check_audience(claims, &self.audience)?;
         let sub = subject(claims)?;
+        let uid = claims.uid.text().unwrap_or(sub);
         let role = claims
             .rol
             .text()
             .and_then(Role::parse)
             .ok_or_else(|| VerifyError::invalid("rol is not VIEW, USER or AUTH"))?;
         Ok(Box::new(Identity {
-            uid: text(&claims.uid).unwrap_or_else(|| sub.clone()),
-            sub,
+            uid: uid.to_string(),
+            other_sub: (uid != sub).then(|| sub.to_string()),
             brand: text(&claims.org).unwrap_or_default(),
             device: text(&claims.dev),
             role: Cow::Borrowed(role.as_str()),
@@ -316,8 +317,10 @@ fn text(claim: &Claim<'_>) -> Option<String> {
     claim.text().map(str::to_string)
 }
 
-fn subject(claims: &Payload<'_>) -> Result<String, VerifyError> {
-    text(&claims.sub)
+fn subject<'c>(claims: &'c Payload<'_>) -> Result<&'c str, VerifyError> {
+    claims
+        .sub
+        .text()
         .filter(|s| !s.is_empty())
         .ok_or_else(|| VerifyError::invalid("the token has no sub"))
 }
@@ -342,8 +345,8 @@ fn foreign_identity(
         _ => Vec::new(),
     };
     Ok(Box::new(Identity {
-        uid: sub.clone(),
-        sub,
+        uid: sub.to_string(),
+        other_sub: None,
         brand: text(&claims.org).unwrap_or_default(),
         device: text(&claims.dev),
         role: Cow::Owned(roles.join(",")),

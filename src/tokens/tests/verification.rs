@@ -26,7 +26,7 @@ async fn a_minted_token_verifies_into_its_identity() {
     let minted = svc.mint(&user_request()).expect("mints");
     let id = svc.verify(&minted.token).await.expect("verifies");
     assert_eq!(id.uid, "u-42");
-    assert_eq!(id.sub, "u-42");
+    assert_eq!(id.sub(), "u-42");
     assert_eq!(id.brand, "DEMO");
     assert_eq!(id.device.as_deref(), Some("device-1"));
     assert_eq!(id.role, "USER");
@@ -39,6 +39,28 @@ async fn a_minted_token_verifies_into_its_identity() {
     assert_eq!(id.exp, minted.exp);
     assert_eq!(id.identifiers, vec!["MOBILE|+15550100"]);
     assert_eq!(id.claim_str("org").as_deref(), Some("DEMO"));
+}
+
+#[tokio::test]
+async fn sub_and_uid_are_told_apart_when_they_differ() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let svc = hs256_service(dir.path());
+    let sign = || hs256(SECRET.as_bytes());
+    let differ = craft(
+        &hs_header(),
+        &claims_with(json!({"sub": "s-1", "uid": "u-1"})),
+        sign(),
+    );
+    let id = svc.verify(&differ).await.expect("verifies");
+    assert_eq!((id.uid.as_str(), id.sub()), ("u-1", "s-1"));
+    // Without a string uid, uid is the sub.
+    let no_uid = craft(
+        &hs_header(),
+        &claims_with(json!({"sub": "s-2", "uid": 7})),
+        sign(),
+    );
+    let id = svc.verify(&no_uid).await.expect("verifies");
+    assert_eq!((id.uid.as_str(), id.sub()), ("s-2", "s-2"));
 }
 
 #[tokio::test]
