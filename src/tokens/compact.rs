@@ -101,10 +101,10 @@ impl<'a> Header<'a> {
 }
 
 /// Splits `token` and decodes its three segments into `space`, reading
-/// only the header. `recognise` is asked about the
-/// first segment: when it knows that exact text (one of this gateway's own
-/// header segments) its header is taken, since the same bytes always read
-/// the same; otherwise the segment is decoded and read.
+/// only the header. `recognise` is asked about the first segment: when it
+/// knows that exact text (one of this gateway's own header segments) its
+/// header is taken, since the same bytes always read the same; otherwise
+/// the segment is decoded and read.
 pub(crate) fn parse<'a, const STACK: usize>(
     token: &'a str,
     space: &'a mut DecodeSpace<STACK>,

@@ -126,10 +126,9 @@ fn running_xor(mut bits: u64) -> u64 {
 struct Scanner<'a> {
     json: &'a str,
     at: usize,
-    /// Where the next block to mark starts.
+    /// Where the next block to mark starts (the last marked one starts
+    /// `BLOCK` bytes before).
     next_block: usize,
-    /// The start of the last marked block.
-    block: usize,
     /// The quotes of the last marked block not yet taken by the scanner.
     quotes: u64,
     /// Whether the last marked block ended inside a string.
@@ -142,7 +141,6 @@ impl<'a> Scanner<'a> {
             json,
             at: 0,
             next_block: 0,
-            block: 0,
             quotes: 0,
             in_string: false,
         }
@@ -193,7 +191,6 @@ impl<'a> Scanner<'a> {
             return None;
         }
         self.in_string = inside >> 63 == 1;
-        self.block = start;
         self.quotes = marks.quotes;
         self.next_block = start + BLOCK;
         Some(())
@@ -207,7 +204,8 @@ impl<'a> Scanner<'a> {
         }
         let bit = self.quotes.trailing_zeros() as usize;
         self.quotes &= self.quotes - 1;
-        Some(self.block + bit)
+        // A quote was found, so a block was marked: next_block >= BLOCK.
+        Some(self.next_block - BLOCK + bit)
     }
 
     /// A string starting here: its text, when it has no escape and no
