@@ -46,13 +46,13 @@ fn identity_to_auth(identity: &Identity) -> Result<TokenIdentity, auth::TokenErr
         .filter(|_| identity.own)
         .ok_or(auth::TokenError::Invalid)?;
     Ok(TokenIdentity {
-        uid: identity.uid.clone(),
-        brand: identity.brand.clone(),
+        uid: identity.uid().to_owned(),
+        brand: identity.brand().to_owned(),
         role: role_to_auth(role),
-        device: identity.device.clone(),
-        identifiers: identity.identifiers.clone(),
-        family: identity.family.clone(),
-        jti: identity.jti.clone(),
+        device: identity.device().map(str::to_owned),
+        identifiers: identity.identifiers().map(str::to_owned).collect(),
+        family: identity.family().map(str::to_owned),
+        jti: identity.jti().map(str::to_owned),
         expires_at: identity.exp,
     })
 }

@@ -67,9 +67,9 @@ pub fn add(
 fn claim_value<'a>(identity: &'a Identity, claim: &str) -> Option<Cow<'a, str>> {
     let field = |s: &'a str| (!s.is_empty()).then_some(Cow::Borrowed(s));
     match claim {
-        "uid" => field(&identity.uid),
-        "org" => field(&identity.brand),
-        "dev" => identity.device.as_deref().and_then(field),
+        "uid" => field(identity.uid()),
+        "org" => field(identity.brand()),
+        "dev" => identity.device().and_then(field),
         "rol" => field(&identity.role),
         other => identity.claim_str(other),
     }

@@ -127,12 +127,12 @@ pub async fn admit(
             .get(h.as_str())
             .and_then(|v| v.to_str().ok())
             .map(str::trim);
-        if sent.is_none() || sent != identity.device.as_deref() {
+        if sent.is_none() || sent != identity.device() {
             return Err(forbidden("This token is bound to another device"));
         }
     }
     if let Some(limiter) = subject_limit {
-        let key = subject_key(identity.issuer, &identity.uid);
+        let key = subject_key(identity.issuer, identity.uid());
         if let Decision::Limited { retry_after } = limiter.check(&key, 1) {
             return Err(Denied {
                 status: 429,

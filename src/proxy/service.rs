@@ -341,7 +341,7 @@ impl ProxyHttp for Proxy {
                 .observe(seconds),
         }
         if ctx.snapshot.config.server.access_log {
-            let subject = ctx.identity.as_ref().map_or("", |i| i.uid.as_str());
+            let subject = ctx.identity.as_ref().map_or("", |i| i.uid());
             tracing::info!(
                 target: "access",
                 request_id = %ctx.request_id,

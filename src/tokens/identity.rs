@@ -4,23 +4,28 @@
 
 use super::claims::Role;
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
 /// A verified token's subject and claims. Its `Debug` leaves out what
 /// identifies a person (identifier values, the raw claims), so that a
 /// debug print or a failed assertion does not put them in a log.
+///
+/// The texts (uid, sub, brand, device, jti, family, identifiers) are spans of
+/// the claims' text: a verification copies the payload once and allocates
+/// nothing per field (see `RawClaims`).
 #[derive(Clone, PartialEq)]
 pub struct Identity {
     /// `uid` when it is a string, else `sub`.
-    pub uid: String,
+    pub(crate) uid: Span,
     /// `sub`, kept only when it is not the same text as `uid` (for this
     /// gateway's tokens it is the same): see `sub()`.
-    pub(crate) other_sub: Option<String>,
-    /// `org` (brand, upper case); empty when the token has none.
-    pub brand: String,
+    pub(crate) other_sub: Option<Span>,
+    /// `org`; empty when the token has none.
+    pub(crate) brand: Span,
     /// `dev`; `None` when absent or null.
-    pub device: Option<String>,
+    pub(crate) device: Option<Span>,
     /// The roles joined with `,` (one role for this gateway's tokens).
     pub role: Cow<'static, str>,
     /// Own tokens: `[rol]`; trusted issuers: the configured `roles_claim`
@@ -32,50 +37,116 @@ pub struct Identity {
     pub issuer: &'static str,
     /// Whether this gateway issued the token (as opposed to a trusted issuer).
     pub own: bool,
-    pub jti: Option<String>,
+    pub(crate) jti: Option<Span>,
     /// `fam`: shared by a token and the key issued with it.
-    pub family: Option<String>,
+    pub(crate) family: Option<Span>,
     pub exp: Option<u64>,
     pub iat: Option<u64>,
-    /// `idv` entries (`"TYPE|value"`).
-    pub identifiers: Vec<String>,
+    /// `idv` entries (`"TYPE|value"`); this gateway's tokens carry one, which
+    /// is kept inline.
+    pub(crate) identifiers: SmallVec<[Span; 2]>,
     /// The kid of the key that verified the token.
     /// Borrowed for this gateway's keys, owned for a JWKS key's.
     pub kid: Option<Cow<'static, str>>,
     pub claims: RawClaims,
 }
 
+/// Where one of an identity's texts sits in its claims' text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Span {
+    start: u32,
+    end: u32,
+}
+
 /// Every claim as received: the payload's JSON text, read into a map the
 /// first time a claim is asked for by name (most routes forward only the
-/// fields above, so most verifications never build the map).
+/// fields above, so most verifications never build the map). The same text
+/// holds the identity's fields: most are slices of the JSON; one that is not
+/// (a string that had escapes, so its value differs from its JSON text) is
+/// appended after the JSON.
 #[derive(Clone, Default)]
 pub struct RawClaims {
-    json: Box<str>,
+    text: Box<str>,
+    /// Where the JSON ends in `text`.
+    json_len: usize,
     map: OnceLock<Map<String, Value>>,
 }
 
-impl RawClaims {
-    /// `json` must be a JSON object (the verified payload).
-    pub(crate) fn new(json: &str) -> Self {
-        RawClaims {
-            json: json.into(),
-            map: OnceLock::new(),
+/// Builds an identity's `RawClaims` and the spans of its texts, in one
+/// allocation when the texts are slices of the JSON.
+pub(crate) struct ClaimsText<'j> {
+    json: &'j str,
+    /// Texts that are not slices of `json`, in the order they were added
+    /// (empty unless a value had escapes).
+    appended: String,
+}
+
+impl<'j> ClaimsText<'j> {
+    /// `json` must be a JSON object (the verified payload). Claims texts are
+    /// limited to 4 GiB (a token is far smaller: requests are).
+    pub(crate) fn new(json: &'j str) -> Self {
+        ClaimsText {
+            json,
+            appended: String::new(),
         }
+    }
+
+    /// The span of `value`: where it lies in the JSON when it is a slice of
+    /// it, else where it will lie once appended after it.
+    pub(crate) fn span(&mut self, value: &str) -> Span {
+        let offset = (value.as_ptr() as usize).wrapping_sub(self.json.as_ptr() as usize);
+        let start = if offset <= self.json.len() && value.len() <= self.json.len() - offset {
+            offset
+        } else {
+            let start = self.json.len() + self.appended.len();
+            self.appended.push_str(value);
+            start
+        };
+        Span {
+            start: clamp_u32(start),
+            end: clamp_u32(start + value.len()),
+        }
+    }
+
+    /// The claims, owning the text every span points into.
+    pub(crate) fn into_claims(self) -> RawClaims {
+        self.into_claims_with(OnceLock::new())
     }
 
     /// With the map already read (trusted issuers' tokens need it for roles).
-    pub(crate) fn with_map(json: &str, map: Map<String, Value>) -> Self {
-        RawClaims {
-            json: json.into(),
-            map: OnceLock::from(map),
-        }
+    pub(crate) fn into_claims_with_map(self, map: Map<String, Value>) -> RawClaims {
+        self.into_claims_with(OnceLock::from(map))
     }
 
+    fn into_claims_with(self, map: OnceLock<Map<String, Value>>) -> RawClaims {
+        let text: Box<str> = if self.appended.is_empty() {
+            self.json.into()
+        } else {
+            let mut text = String::with_capacity(self.json.len() + self.appended.len());
+            text.push_str(self.json);
+            text.push_str(&self.appended);
+            text.into()
+        };
+        RawClaims {
+            text,
+            json_len: self.json.len(),
+            map,
+        }
+    }
+}
+
+/// Offsets past `u32::MAX` cannot occur (a token that large is refused long
+/// before); should one, the span is cut rather than wrapped.
+fn clamp_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl RawClaims {
     /// The claims as a map.
     pub fn map(&self) -> &Map<String, Value> {
         // The text was read as a JSON object before it got here.
         self.map
-            .get_or_init(|| serde_json::from_str(&self.json).unwrap_or_default())
+            .get_or_init(|| serde_json::from_str(self.as_str()).unwrap_or_default())
     }
 
     /// Claim `name` as received.
@@ -85,19 +156,26 @@ impl RawClaims {
 
     /// The payload's JSON text.
     pub fn as_str(&self) -> &str {
-        &self.json
+        self.text.get(..self.json_len).unwrap_or_default()
+    }
+
+    /// The text `span` marks (empty should it not lie in this text).
+    fn at(&self, span: Span) -> &str {
+        self.text
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or_default()
     }
 }
 
 impl PartialEq for RawClaims {
     fn eq(&self, other: &Self) -> bool {
-        self.json == other.json
+        self.text == other.text
     }
 }
 
 impl std::fmt::Debug for RawClaims {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "<{} bytes of claims>", self.json.len())
+        write!(f, "<{} bytes of claims>", self.json_len)
     }
 }
 
@@ -105,22 +183,21 @@ impl std::fmt::Debug for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Identifier types only (`EMAIL`, `MOBILE`): the values are personal.
         let identifier_types: Vec<&str> = self
-            .identifiers
-            .iter()
+            .identifiers()
             .map(|i| i.split_once('|').map_or("?", |(kind, _)| kind))
             .collect();
         f.debug_struct("Identity")
-            .field("uid", &self.uid)
+            .field("uid", &self.uid())
             .field("sub", &self.sub())
-            .field("brand", &self.brand)
-            .field("device", &self.device)
+            .field("brand", &self.brand())
+            .field("device", &self.device())
             .field("role", &self.role)
             .field("roles", &self.roles)
             .field("own_role", &self.own_role)
             .field("issuer", &self.issuer)
             .field("own", &self.own)
-            .field("jti", &self.jti)
-            .field("family", &self.family)
+            .field("jti", &self.jti())
+            .field("family", &self.family())
             .field("exp", &self.exp)
             .field("iat", &self.iat)
             .field("identifier_types", &identifier_types)
@@ -131,9 +208,39 @@ impl std::fmt::Debug for Identity {
 }
 
 impl Identity {
+    /// `uid` when it is a string, else `sub`.
+    pub fn uid(&self) -> &str {
+        self.claims.at(self.uid)
+    }
+
     /// The token's `sub`.
     pub fn sub(&self) -> &str {
-        self.other_sub.as_deref().unwrap_or(&self.uid)
+        self.claims.at(self.other_sub.unwrap_or(self.uid))
+    }
+
+    /// `org` (the brand); empty when the token has none.
+    pub fn brand(&self) -> &str {
+        self.claims.at(self.brand)
+    }
+
+    /// `dev`; `None` when absent or null.
+    pub fn device(&self) -> Option<&str> {
+        self.device.map(|span| self.claims.at(span))
+    }
+
+    /// `jti`.
+    pub fn jti(&self) -> Option<&str> {
+        self.jti.map(|span| self.claims.at(span))
+    }
+
+    /// `fam`: shared by a token and the key issued with it.
+    pub fn family(&self) -> Option<&str> {
+        self.family.map(|span| self.claims.at(span))
+    }
+
+    /// The `idv` entries (`"TYPE|value"`), in token order.
+    pub fn identifiers(&self) -> impl ExactSizeIterator<Item = &str> + Clone + '_ {
+        self.identifiers.iter().map(|&span| self.claims.at(span))
     }
 
     /// Whether the token carries `role` (exact match).
@@ -167,12 +274,27 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// An own USER identity with `claims` as its payload; uid, brand and
+    /// identifiers as the claims hold them.
     fn with_claims(claims: Value) -> Identity {
-        let claims = RawClaims::new(&claims.to_string());
+        let json = claims.to_string();
+        let mut text = ClaimsText::new(&json);
+        let uid = text.span(claims["uid"].as_str().unwrap_or("u1"));
+        let brand = text.span(claims["org"].as_str().unwrap_or("DEMO"));
+        let identifiers = claims["idv"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(|i| text.span(i))
+                    .collect()
+            })
+            .unwrap_or_default();
         Identity {
-            uid: "u1".into(),
+            uid,
             other_sub: None,
-            brand: "DEMO".into(),
+            brand,
             device: None,
             role: "USER".into(),
             roles: Role::User.as_role_list().into(),
@@ -183,9 +305,9 @@ mod tests {
             family: None,
             exp: None,
             iat: None,
-            identifiers: vec![],
+            identifiers,
             kid: None,
-            claims,
+            claims: text.into_claims(),
         }
     }
 
@@ -210,8 +332,9 @@ mod tests {
 
     #[test]
     fn debug_output_names_identifier_types_but_no_personal_values() {
-        let mut id = with_claims(json!({"idv": ["EMAIL|ann@example.com"], "name": "Ann Smith"}));
-        id.identifiers = vec!["EMAIL|ann@example.com".into(), "MOBILE|+15550100".into()];
+        let id = with_claims(json!({
+            "idv": ["EMAIL|ann@example.com", "MOBILE|+15550100"], "name": "Ann Smith"
+        }));
         let printed = format!("{id:?}");
         assert!(
             printed.contains(r#"identifier_types: ["EMAIL", "MOBILE"]"#),
@@ -230,5 +353,53 @@ mod tests {
     fn string_claims_are_borrowed_not_copied() {
         let id = with_claims(json!({"org": "DEMO"}));
         assert!(matches!(id.claim_str("org"), Some(Cow::Borrowed("DEMO"))));
+    }
+
+    /// The first `part` of `json`, as a slice of it.
+    fn slice_of<'j>(json: &'j str, part: &str) -> &'j str {
+        let at = json.find(part).expect("part of the json");
+        &json[at..at + part.len()]
+    }
+
+    #[test]
+    fn texts_that_are_slices_of_the_json_are_not_copied() {
+        let json = r#"{"uid":"u-1","org":"DEMO","idv":["MOBILE|+15550100"]}"#;
+        let mut text = ClaimsText::new(json);
+        let uid = text.span(slice_of(json, "u-1"));
+        let brand = text.span(slice_of(json, "DEMO"));
+        let claims = text.into_claims();
+        assert_eq!(claims.at(uid), "u-1");
+        assert_eq!(claims.at(brand), "DEMO");
+        assert_eq!(claims.text.len(), json.len(), "nothing appended");
+        assert_eq!(claims.as_str(), json);
+    }
+
+    #[test]
+    fn texts_that_differ_from_their_json_are_appended_after_it() {
+        // "a\"b" in JSON is the value a"b, which is no slice of the text.
+        let json = r#"{"uid":"a\"b","org":"DEMO"}"#;
+        let unescaped = String::from("a\"b");
+        let mut text = ClaimsText::new(json);
+        let uid = text.span(&unescaped);
+        let brand = text.span(slice_of(json, "DEMO"));
+        let sub = text.span("someone-else");
+        let claims = text.into_claims();
+        assert_eq!(claims.at(uid), "a\"b");
+        assert_eq!(claims.at(brand), "DEMO");
+        assert_eq!(claims.at(sub), "someone-else");
+        assert_eq!(claims.as_str(), json, "the JSON text stays as received");
+        assert_eq!(claims.map()["org"], "DEMO");
+    }
+
+    #[test]
+    fn empty_and_adjacent_texts_keep_their_bounds() {
+        let json = r#"{"org":"","uid":"x"}"#;
+        let mut text = ClaimsText::new(json);
+        let empty_at_end = text.span(&json[json.len()..]);
+        let brand = text.span(&json[8..8]);
+        let claims = text.into_claims();
+        assert_eq!(claims.at(empty_at_end), "");
+        assert_eq!(claims.at(brand), "");
+        assert_eq!(claims.text.len(), json.len());
     }
 }

@@ -24,13 +24,14 @@ use super::checks::{check_audience, check_times, Expiry};
 use super::claims::Role;
 use super::compact::{self, Compact, OnHeap, OnStack, MAX_TOKEN_BYTES};
 use super::error::VerifyError;
-use super::identity::{Identity, RawClaims};
-use super::payload::{Claim, Payload};
+use super::identity::{ClaimsText, Identity};
+use super::payload::Payload;
 use super::revocation::RevocationQuery;
 use super::service::TokenService;
 use super::signing_keys::LocalKey;
 use super::trusted::TrustedIssuer;
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -224,23 +225,24 @@ impl TokenService {
             .text()
             .and_then(Role::parse)
             .ok_or_else(|| VerifyError::invalid("rol is not VIEW, USER or AUTH"))?;
+        let mut text = ClaimsText::new(claims.json);
         Ok(Box::new(Identity {
-            uid: uid.to_string(),
-            other_sub: (uid != sub).then(|| sub.to_string()),
-            brand: text(&claims.org).unwrap_or_default(),
-            device: text(&claims.dev),
+            uid: text.span(uid),
+            other_sub: (uid != sub).then(|| text.span(sub)),
+            brand: text.span(claims.org.text().unwrap_or_default()),
+            device: claims.dev.text().map(|dev| text.span(dev)),
             role: Cow::Borrowed(role.as_str()),
             roles: Cow::Borrowed(role.as_role_list()),
             own_role: Some(role),
             issuer: self.issuer,
             own: true,
-            jti: text(&claims.jti),
-            family: text(&claims.fam),
+            jti: claims.jti.text().map(|jti| text.span(jti)),
+            family: claims.fam.text().map(|fam| text.span(fam)),
             exp: times.exp,
             iat: times.iat,
-            identifiers: claims.idv.list().iter().map(|s| s.to_string()).collect(),
+            identifiers: claims.idv.list().iter().map(|i| text.span(i)).collect(),
             kid: Some(Cow::Borrowed(key.kid)),
-            claims: RawClaims::new(claims.json),
+            claims: text.into_claims(),
         }))
     }
 
@@ -282,9 +284,9 @@ impl TokenService {
         fail_open: bool,
     ) -> Result<(), VerifyError> {
         let query = RevocationQuery {
-            jti: id.jti.as_deref(),
-            family: id.family.as_deref(),
-            uid: &id.uid,
+            jti: id.jti(),
+            family: id.family(),
+            uid: id.uid(),
             iat: id.iat,
             issuer: id.issuer,
         };
@@ -323,10 +325,6 @@ fn now() -> Result<Duration, VerifyError> {
         .map_err(|_| VerifyError::Unavailable("the system clock is before 1970".into()))
 }
 
-fn text(claim: &Claim<'_>) -> Option<String> {
-    claim.text().map(str::to_string)
-}
-
 fn subject<'c>(claims: &'c Payload<'_>) -> Result<&'c str, VerifyError> {
     claims
         .sub
@@ -354,23 +352,24 @@ fn foreign_identity(
             .collect(),
         _ => Vec::new(),
     };
+    let mut text = ClaimsText::new(claims.json);
     Ok(Box::new(Identity {
-        uid: sub.to_string(),
+        uid: text.span(sub),
         other_sub: None,
-        brand: text(&claims.org).unwrap_or_default(),
-        device: text(&claims.dev),
+        brand: text.span(claims.org.text().unwrap_or_default()),
+        device: claims.dev.text().map(|dev| text.span(dev)),
         role: Cow::Owned(roles.join(",")),
         roles: roles.into(),
         own_role: None,
         issuer: issuer.issuer,
         own: false,
-        jti: text(&claims.jti),
+        jti: claims.jti.text().map(|jti| text.span(jti)),
         family: None,
         exp: times.exp,
         iat: times.iat,
-        identifiers: Vec::new(),
+        identifiers: SmallVec::new(),
         kid: kid.map(|kid| Cow::Owned(kid.to_string())),
-        claims: RawClaims::with_map(claims.json, map),
+        claims: text.into_claims_with_map(map),
     }))
 }
 

@@ -67,9 +67,12 @@ async fn distinct_tokens_never_share_an_entry() {
         &claims_with(json!({"sub": "bob", "uid": "bob"})),
         &sign,
     );
-    assert_eq!(svc.verify(&alice).await.expect("alice").uid, "alice");
-    assert_eq!(svc.verify(&bob).await.expect("bob").uid, "bob");
-    assert_eq!(svc.verify(&alice).await.expect("alice again").uid, "alice");
+    assert_eq!(svc.verify(&alice).await.expect("alice").uid(), "alice");
+    assert_eq!(svc.verify(&bob).await.expect("bob").uid(), "bob");
+    assert_eq!(
+        svc.verify(&alice).await.expect("alice again").uid(),
+        "alice"
+    );
     // A prefix of a cached token is a different token, checked in full.
     assert!(svc.verify(&alice[..alice.len() - 2]).await.is_err());
 }

@@ -41,7 +41,7 @@ fn a_secret_from_the_environment_signs_and_verifies() {
     assert_eq!(
         rt.block_on(svc.verify(&minted.token))
             .expect("verifies")
-            .uid,
+            .uid(),
         "u-42"
     );
 }

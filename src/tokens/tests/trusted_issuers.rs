@@ -91,7 +91,7 @@ async fn a_trusted_token_verifies_with_roles_from_the_configured_claim() {
         .verify(&es256_token(iss, Some("a"), &key))
         .await
         .expect("verifies");
-    assert_eq!(id.uid, "ext-1");
+    assert_eq!(id.uid(), "ext-1");
     assert!(!id.own);
     assert_eq!(id.own_role, None);
     assert_eq!(id.issuer, iss);

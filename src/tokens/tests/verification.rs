@@ -25,20 +25,49 @@ async fn a_minted_token_verifies_into_its_identity() {
     let svc = hs256_service(dir.path());
     let minted = svc.mint(&user_request()).expect("mints");
     let id = svc.verify(&minted.token).await.expect("verifies");
-    assert_eq!(id.uid, "u-42");
+    assert_eq!(id.uid(), "u-42");
     assert_eq!(id.sub(), "u-42");
-    assert_eq!(id.brand, "DEMO");
-    assert_eq!(id.device.as_deref(), Some("device-1"));
+    assert_eq!(id.brand(), "DEMO");
+    assert_eq!(id.device(), Some("device-1"));
     assert_eq!(id.role, "USER");
     assert_eq!(id.roles, vec!["USER"]);
     assert_eq!(id.own_role, Some(Role::User));
     assert!(id.own);
     assert_eq!(id.issuer, "portcullis");
-    assert_eq!(id.jti.as_deref(), Some(minted.jti.as_str()));
-    assert_eq!(id.family.as_deref(), Some("fam-1"));
+    assert_eq!(id.jti(), Some(minted.jti.as_str()));
+    assert_eq!(id.family(), Some("fam-1"));
     assert_eq!(id.exp, minted.exp);
-    assert_eq!(id.identifiers, vec!["MOBILE|+15550100"]);
+    assert_eq!(id.identifiers().collect::<Vec<_>>(), ["MOBILE|+15550100"]);
     assert_eq!(id.claim_str("org").as_deref(), Some("DEMO"));
+}
+
+#[tokio::test]
+async fn identity_texts_with_escapes_read_as_their_values() {
+    // A quote in a value is written `\"` in the JSON, so the value is no
+    // slice of the payload text and the identity keeps it unescaped.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let svc = hs256_service(dir.path());
+    let claims = claims_with(json!({
+        "sub": "s\"1", "uid": "u\"1", "org": "DE\"MO", "dev": "d\"1",
+        "jti": "j\"1", "fam": "f-1", "idv": ["MOBILE|+1\"5", "EMAIL|a@b.c", "X|\\"]
+    }));
+    let token = craft(&hs_header(), &claims, hs256(SECRET.as_bytes()));
+    let id = svc.verify(&token).await.expect("verifies");
+    assert_eq!((id.uid(), id.sub()), ("u\"1", "s\"1"));
+    assert_eq!(id.brand(), "DE\"MO");
+    assert_eq!(id.device(), Some("d\"1"));
+    assert_eq!(id.jti(), Some("j\"1"));
+    assert_eq!(id.family(), Some("f-1"));
+    assert_eq!(
+        id.identifiers().collect::<Vec<_>>(),
+        ["MOBILE|+1\"5", "EMAIL|a@b.c", "X|\\"]
+    );
+    assert_eq!(
+        id.claims.as_str(),
+        claims.to_string(),
+        "the payload as sent"
+    );
+    assert_eq!(id.claim_str("org").as_deref(), Some("DE\"MO"));
 }
 
 #[tokio::test]
@@ -52,7 +81,7 @@ async fn sub_and_uid_are_told_apart_when_they_differ() {
         sign(),
     );
     let id = svc.verify(&differ).await.expect("verifies");
-    assert_eq!((id.uid.as_str(), id.sub()), ("u-1", "s-1"));
+    assert_eq!((id.uid(), id.sub()), ("u-1", "s-1"));
     // Without a string uid, uid is the sub.
     let no_uid = craft(
         &hs_header(),
@@ -60,7 +89,7 @@ async fn sub_and_uid_are_told_apart_when_they_differ() {
         sign(),
     );
     let id = svc.verify(&no_uid).await.expect("verifies");
-    assert_eq!((id.uid.as_str(), id.sub()), ("s-2", "s-2"));
+    assert_eq!((id.uid(), id.sub()), ("s-2", "s-2"));
 }
 
 #[tokio::test]
@@ -458,7 +487,7 @@ async fn tokens_signed_by_another_library_verify_for_every_algorithm() {
             .verify(&token)
             .await
             .unwrap_or_else(|e| panic!("{alg:?}: {e}"));
-        assert_eq!(id.uid, "u-7");
+        assert_eq!(id.uid(), "u-7");
     }
     let hs = hs256_service(dir.path());
     let token = signed_elsewhere(
