@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 /// The texts (uid, sub, brand, device, jti, family, identifiers) are spans of
 /// the claims' text: a verification copies the payload once and allocates
 /// nothing per field (see `RawClaims`).
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 pub struct Identity {
     /// `uid` when it is a string, else `sub`.
     pub(crate) uid: Span,
@@ -52,7 +52,7 @@ pub struct Identity {
 }
 
 /// Where one of an identity's texts sits in its claims' text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Span {
     start: u32,
     end: u32,
@@ -169,7 +169,30 @@ impl RawClaims {
 
 impl PartialEq for RawClaims {
     fn eq(&self, other: &Self) -> bool {
-        self.text == other.text
+        self.as_str() == other.as_str()
+    }
+}
+
+/// Identities are equal when what they say is: the same texts, wherever
+/// their spans put them.
+impl PartialEq for Identity {
+    fn eq(&self, other: &Self) -> bool {
+        self.uid() == other.uid()
+            && self.sub() == other.sub()
+            && self.brand() == other.brand()
+            && self.device() == other.device()
+            && self.role == other.role
+            && self.roles == other.roles
+            && self.own_role == other.own_role
+            && self.issuer == other.issuer
+            && self.own == other.own
+            && self.jti() == other.jti()
+            && self.family() == other.family()
+            && self.exp == other.exp
+            && self.iat == other.iat
+            && self.identifiers().eq(other.identifiers())
+            && self.kid == other.kid
+            && self.claims == other.claims
     }
 }
 
@@ -401,5 +424,24 @@ mod tests {
         assert_eq!(claims.at(empty_at_end), "");
         assert_eq!(claims.at(brand), "");
         assert_eq!(claims.text.len(), json.len());
+    }
+
+    #[test]
+    fn identities_are_equal_by_what_they_say_not_where_their_texts_sit() {
+        let base = with_claims(json!({"uid": "u1", "org": "DEMO"}));
+        let json = base.claims.as_str();
+        let relaid = |uid: &str, brand: &str| {
+            let mut id = base.clone();
+            let mut text = ClaimsText::new(json);
+            id.uid = text.span(uid);
+            id.brand = text.span(brand);
+            id.claims = text.into_claims();
+            id
+        };
+        let sliced = relaid(slice_of(json, "u1"), slice_of(json, "DEMO"));
+        let appended = relaid("u1", "DEMO");
+        assert_ne!(appended.uid.start, sliced.uid.start, "a different layout");
+        assert_eq!(appended, sliced);
+        assert_ne!(relaid("u2", "DEMO"), sliced);
     }
 }
