@@ -48,7 +48,8 @@ pub struct Identity {
     /// The kid of the key that verified the token.
     /// Borrowed for this gateway's keys, owned for a JWKS key's.
     pub kid: Option<Cow<'static, str>>,
-    pub claims: RawClaims,
+    /// Private to the crate: the spans above point into its text.
+    pub(crate) claims: RawClaims,
 }
 
 /// Where one of an identity's texts sits in its claims' text.
@@ -259,6 +260,11 @@ impl Identity {
     /// `fam`: shared by a token and the key issued with it.
     pub fn family(&self) -> Option<&str> {
         self.family.map(|span| self.claims.at(span))
+    }
+
+    /// Every claim as received.
+    pub fn claims(&self) -> &RawClaims {
+        &self.claims
     }
 
     /// The `idv` entries (`"TYPE|value"`), in token order.
