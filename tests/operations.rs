@@ -1,5 +1,6 @@
 //! Operating a running gateway: hot reload (SIGHUP / `portcullis reload`) and
-//! graceful upgrade, each under a load loop that must see zero failures.
+//! graceful upgrade, each under a load loop that must see zero failures; and
+//! a graceful stop.
 
 mod common;
 
@@ -199,5 +200,48 @@ async fn a_graceful_upgrade_hands_the_listeners_over_without_failing_a_request()
     assert!(
         new.wait_exit(Duration::from_millis(10)).is_none(),
         "the new process serves on"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_graceful_stop_closes_idle_keep_alive_connections_at_once() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let up = Upstream::start("api").await;
+    let mut gw = Gateway::start(&routes(&up, &["/"])).await;
+    let mut idle = tokio::net::TcpStream::connect(("127.0.0.1", gw.port))
+        .await
+        .unwrap();
+    idle.write_all(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buf))
+        .await
+        .expect("answered")
+        .unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200 "));
+    // Let the rest of the answer arrive; the connection then waits, kept alive.
+    while let Ok(Ok(n)) =
+        tokio::time::timeout(Duration::from_millis(300), idle.read(&mut buf)).await
+    {
+        assert!(n > 0, "the gateway keeps the connection open");
+    }
+
+    gw.signal("TERM");
+    // Closed when the stop begins, not at the end of the 60 s keep-alive
+    // timeout, nor when the process exits after its grace period.
+    let end = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buf))
+        .await
+        .expect("the idle connection is closed");
+    assert!(matches!(end, Ok(0) | Err(_)), "{end:?}");
+    let log_when_closed = gw.log();
+    assert!(
+        gw.wait_exit(Duration::from_secs(10)).is_some(),
+        "the gateway exits after its grace period"
+    );
+    assert!(gw.log().contains("grace period ends"), "{}", gw.log());
+    assert!(
+        !log_when_closed.contains("grace period ends"),
+        "closed by the stop signal, not by the process exiting:\n{log_when_closed}"
     );
 }
