@@ -237,7 +237,7 @@ async fn refuse(stream: &mut Stream, refusal: Refusal, access_log: bool) {
         .requests_refused_total
         .with_label_values(&[refusal.reason])
         .inc();
-    let request_id = crate::proxy::forwarding::request_id(None, false);
+    let request_id = crate::proxy::request_id::RequestId::generate();
     if access_log {
         let client = stream
             .get_socket_digest()

@@ -2,6 +2,7 @@
 //! only from trusted proxies), the scheme, a request id, and the removal of
 //! hop-by-hop headers that belong to the client's connection, not the request.
 
+use super::request_id::RequestId;
 use ipnet::IpNet;
 use pingora_http::RequestHeader;
 use std::net::IpAddr;
@@ -45,21 +46,6 @@ pub fn client_ip(peer: Option<IpAddr>, xff: Option<&str>, trusted: &[IpNet]) -> 
         }
     }
     last
-}
-
-/// A request id: the trusted proxy's, when it sent a sane one, else a new one.
-pub fn request_id(incoming: Option<&str>, peer_trusted: bool) -> String {
-    if peer_trusted {
-        if let Some(id) = incoming {
-            if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) {
-                return id.to_string();
-            }
-        }
-    }
-    // From the thread's CSPRNG: no system call per request.
-    uuid::Builder::from_random_bytes(rand::random())
-        .into_uuid()
-        .to_string()
 }
 
 /// Removes hop-by-hop headers, including those named in `Connection`.
@@ -113,20 +99,25 @@ pub fn add_forwarding(
     req: &mut RequestHeader,
     peer: Option<IpAddr>,
     peer_trusted: bool,
-    request_id: &str,
+    request_id: &RequestId,
 ) {
-    let incoming_xff = req
-        .headers
-        .get_all(X_FORWARDED_FOR)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let xff = match (peer_trusted && !incoming_xff.is_empty(), peer) {
-        (true, Some(p)) => format!("{incoming_xff}, {p}"),
-        (true, None) => incoming_xff,
-        (false, Some(p)) => p.to_string(),
-        (false, None) => String::new(),
+    // A client's own X-Forwarded-For is read only when its sender is trusted.
+    let incoming = || {
+        req.headers
+            .get_all(X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let xff = match (peer, peer_trusted) {
+        (Some(p), true) => match incoming() {
+            chain if chain.is_empty() => p.to_string(),
+            chain => format!("{chain}, {p}"),
+        },
+        (Some(p), false) => p.to_string(),
+        (None, true) => incoming(),
+        (None, false) => String::new(),
     };
     // Inserting replaces every client copy; with nothing to insert they go.
     if xff.is_empty() {
@@ -141,7 +132,7 @@ pub fn add_forwarding(
             .is_some_and(|v| v.as_bytes() == b"https");
     let proto = http::HeaderValue::from_static(if https { "https" } else { "http" });
     let _ = req.insert_header(X_FORWARDED_PROTO, proto);
-    let _ = req.insert_header(X_REQUEST_ID, request_id);
+    let _ = req.insert_header(X_REQUEST_ID, request_id.header());
 }
 
 #[cfg(test)]
@@ -153,6 +144,10 @@ mod tests {
     }
     fn ip(s: &str) -> Option<IpAddr> {
         Some(s.parse().unwrap())
+    }
+    /// An id as a trusted proxy sends it.
+    fn rid(id: &'static str) -> RequestId {
+        RequestId::for_request(Some(&http::HeaderValue::from_static(id)), true)
     }
 
     #[test]
@@ -213,7 +208,7 @@ mod tests {
         let mut req = RequestHeader::build("GET", b"/", None).unwrap();
         req.insert_header("X-Forwarded-For", "1.1.1.1").unwrap();
         req.insert_header("X-Forwarded-Proto", "https").unwrap();
-        add_forwarding(&mut req, ip("203.0.113.5"), false, "rid-1");
+        add_forwarding(&mut req, ip("203.0.113.5"), false, &rid("rid-1"));
         assert_eq!(req.headers.get("x-forwarded-for").unwrap(), "203.0.113.5");
         assert_eq!(req.headers.get("x-forwarded-proto").unwrap(), "http");
         assert_eq!(req.headers.get("x-request-id").unwrap(), "rid-1");
@@ -224,13 +219,13 @@ mod tests {
         let mut req = RequestHeader::build("GET", b"/", None).unwrap();
         let raw = http::HeaderValue::from_bytes(b"1.1.1.1\xff").unwrap();
         req.insert_header("X-Forwarded-For", raw).unwrap();
-        add_forwarding(&mut req, ip("203.0.113.5"), false, "rid-1");
+        add_forwarding(&mut req, ip("203.0.113.5"), false, &rid("rid-1"));
         let sent: Vec<_> = req.headers.get_all("x-forwarded-for").iter().collect();
         assert_eq!(sent, ["203.0.113.5"]);
         // With no peer address there is nothing to say: the client's goes.
         let mut req = RequestHeader::build("GET", b"/", None).unwrap();
         req.insert_header("X-Forwarded-For", "1.1.1.1").unwrap();
-        add_forwarding(&mut req, None, false, "rid-1");
+        add_forwarding(&mut req, None, false, &rid("rid-1"));
         assert!(req.headers.get("x-forwarded-for").is_none());
     }
 
@@ -249,21 +244,11 @@ mod tests {
         req.insert_header("X-Forwarded-For", "198.51.100.7")
             .unwrap();
         req.insert_header("X-Forwarded-Proto", "https").unwrap();
-        add_forwarding(&mut req, ip("10.0.0.2"), true, "rid-2");
+        add_forwarding(&mut req, ip("10.0.0.2"), true, &rid("rid-2"));
         assert_eq!(
             req.headers.get("x-forwarded-for").unwrap(),
             "198.51.100.7, 10.0.0.2"
         );
         assert_eq!(req.headers.get("x-forwarded-proto").unwrap(), "https");
-    }
-
-    #[test]
-    fn request_ids_are_generated_unless_a_trusted_proxy_sent_one() {
-        assert_eq!(request_id(Some("abc"), true), "abc");
-        assert_ne!(request_id(Some("abc"), false), "abc");
-        assert_ne!(
-            request_id(Some("bad id with spaces"), true),
-            "bad id with spaces"
-        );
     }
 }

@@ -10,6 +10,7 @@ pub mod forwarding;
 pub mod identity_headers;
 pub mod policy;
 pub mod request_head;
+pub mod request_id;
 pub mod respond;
 pub mod router;
 pub mod service;

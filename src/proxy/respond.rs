@@ -1,6 +1,8 @@
 //! Answers the gateway writes itself: JSON envelopes with the right status,
 //! and the mapping of proxy failures to 502/503/504.
 
+use super::forwarding::X_REQUEST_ID;
+use super::request_id::RequestId;
 use crate::envelope::error_json;
 use bytes::Bytes;
 use pingora_error::{Error, ErrorSource, ErrorType};
@@ -13,14 +15,14 @@ pub async fn json(
     status: u16,
     body: Vec<u8>,
     extra: &[(&str, &str)],
-    request_id: &str,
+    request_id: &RequestId,
 ) -> pingora_error::Result<()> {
     let mut resp = ResponseHeader::build(status, Some(4 + extra.len()))?;
     resp.insert_header(http::header::CONTENT_TYPE, "application/json")?;
     resp.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
     resp.insert_header(http::header::CACHE_CONTROL, "no-store")?;
     if !request_id.is_empty() {
-        resp.insert_header("x-request-id", request_id)?;
+        resp.insert_header(X_REQUEST_ID, request_id.header())?;
     }
     for (k, v) in extra {
         resp.append_header(k.to_string(), *v)?;
@@ -37,7 +39,7 @@ pub async fn error(
     status: u16,
     message: &str,
     extra: &[(&str, &str)],
-    request_id: &str,
+    request_id: &RequestId,
 ) -> pingora_error::Result<()> {
     json(
         session,

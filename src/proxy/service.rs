@@ -7,6 +7,7 @@
 use super::cluster::Cluster;
 use super::forwarding;
 use super::policy;
+use super::request_id::RequestId;
 use super::respond;
 use super::router::{host_name, RouteMatch};
 use super::{auth_api, body_deadline, identity_headers};
@@ -20,6 +21,7 @@ use pingora_core::upstreams::peer::HttpPeer;
 use pingora_error::{Error, ErrorType};
 use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::{FailToProxy, ProxyHttp, Session};
+use smallvec::SmallVec;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -41,14 +43,14 @@ impl Proxy {
 pub struct RequestCtx {
     pub started: Instant,
     pub snapshot: Arc<Snapshot>,
-    pub request_id: String,
+    pub request_id: RequestId,
     pub peer: Option<IpAddr>,
     pub peer_trusted: bool,
     pub client_ip: Option<IpAddr>,
     pub route: Option<Arc<Route>>,
     pub cluster: Option<Arc<Cluster>>,
     /// Backends already tried for this request.
-    pub tried: Vec<SocketAddr>,
+    pub tried: SmallVec<[SocketAddr; 2]>,
     pub upstream_started: Option<Instant>,
     /// Label for metrics when no route applies (`auth_api`, `jwks`, `none`).
     pub label: &'static str,
@@ -80,13 +82,13 @@ impl ProxyHttp for Proxy {
         RequestCtx {
             started: Instant::now(),
             snapshot: self.gateway.snapshot(),
-            request_id: String::new(),
+            request_id: RequestId::none(),
             peer: None,
             peer_trusted: false,
             client_ip: None,
             route: None,
             cluster: None,
-            tried: Vec::new(),
+            tried: SmallVec::new(),
             upstream_started: None,
             label: "none",
             identity: None,
@@ -112,12 +114,8 @@ impl ProxyHttp for Proxy {
             .get(forwarding::X_FORWARDED_FOR)
             .and_then(|v| v.to_str().ok());
         ctx.client_ip = forwarding::client_ip(ctx.peer, xff, trusted);
-        ctx.request_id = forwarding::request_id(
-            req.headers
-                .get(forwarding::X_REQUEST_ID)
-                .and_then(|v| v.to_str().ok()),
-            ctx.peer_trusted,
-        );
+        ctx.request_id =
+            RequestId::for_request(req.headers.get(forwarding::X_REQUEST_ID), ctx.peer_trusted);
         session.set_keepalive(Some(cfg.server.keepalive_timeout.get().as_secs()));
 
         let req = session.req_header();
@@ -298,7 +296,7 @@ impl ProxyHttp for Proxy {
                 .upstream_duration()
                 .observe(started.elapsed().as_secs_f64());
         }
-        upstream_response.insert_header("x-request-id", ctx.request_id.as_str())?;
+        upstream_response.insert_header(forwarding::X_REQUEST_ID, ctx.request_id.header())?;
         Ok(())
     }
 
