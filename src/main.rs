@@ -258,6 +258,8 @@ fn migrate(from: &str, to: Option<String>, to_env: Option<String>, key_prefix: S
 }
 
 fn init_logs(default_level: &str, format: LogFormat) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     use std::io::IsTerminal;
@@ -265,10 +267,24 @@ fn init_logs(default_level: &str, format: LogFormat) {
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
+    let without_headers = tracing_subscriber::filter::filter_fn(not_pingora_detail);
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.finish().with(without_headers).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .finish()
+            .with(without_headers)
+            .try_init(),
     };
+}
+
+/// Pingora's own debug and trace lines print whole request and response
+/// headers (an Authorization header and cookies included), so they never
+/// reach the log, whatever `log_level` or `RUST_LOG` says. Its info, warning
+/// and error lines stay.
+fn not_pingora_detail(line: &tracing::Metadata<'_>) -> bool {
+    !(line.target().starts_with("pingora") && *line.level() > tracing::Level::INFO)
 }
 
 fn print_errors(path: &std::path::Path, e: &ConfigError) {

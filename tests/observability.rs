@@ -181,3 +181,70 @@ async fn the_access_log_can_be_turned_off() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(access_lines(gw.log()), 1, "no access line once turned off");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_proxy_attempt_is_logged_without_its_query_string() {
+    let dead = common::RefusingPort::new();
+    let gw = Gateway::start(&format!(
+        "upstreams:\n  api: {{backends: [{}]}}\nroutes:\n  - {{name: open, path: /, upstream: api, auth: none}}\n",
+        dead.address
+    ))
+    .await;
+    let resp = common::client()
+        .get(gw.url("/callback?code=SECRET-CODE-1&access_token=SECRET-TOKEN-2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 502);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let log = gw.log();
+    let failure = log
+        .lines()
+        .find(|l| l.contains("Fail to proxy"))
+        .unwrap_or_else(|| panic!("Pingora logs the failed attempt:\n{log}"));
+    assert!(failure.contains("GET /callback"), "{failure}");
+    assert!(
+        !log.contains("SECRET"),
+        "query strings never reach the log:\n{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn at_debug_level_no_credential_reaches_the_log() {
+    let up = Upstream::start("up").await;
+    let gw = Gateway::start_with_env(
+        &format!(
+            "upstreams:\n  api: {{backends: [{}]}}\nroutes:\n  - {{name: open, path: /, upstream: api, auth: none}}\n",
+            up.address()
+        ),
+        &[("RUST_LOG", "debug")],
+    )
+    .await;
+    let resp = common::client()
+        .get(gw.url("/x"))
+        .header("Authorization", "Bearer SECRET-BEARER-3")
+        .header("Cookie", "session=SECRET-COOKIE-4")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // A refused login: the gateway's own debug line for it shows the level is on.
+    let login = common::client()
+        .post(gw.url("/user/login"))
+        .json(
+            &serde_json::json!({"emailId": "nobody@example.com", "password": "SECRET-PASSWORD-5"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 404);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let log = gw.log();
+    assert!(
+        log.contains("DEBUG"),
+        "the gateway logs at debug level:\n{log}"
+    );
+    assert!(!log.contains("SECRET"), "no credential in the log:\n{log}");
+}

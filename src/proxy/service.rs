@@ -320,6 +320,25 @@ impl ProxyHttp for Proxy {
         }
     }
 
+    /// What Pingora's own error and retry lines say about the request
+    /// ("Fail to proxy: ..."): the method, the path without its query string
+    /// (which can carry codes and keys) and the host, as the access log has.
+    fn request_summary(&self, session: &Session, ctx: &RequestCtx) -> String {
+        let req = session.req_header();
+        let host = req
+            .headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| req.uri.host())
+            .unwrap_or("-");
+        format!(
+            "{} {}, Host: {host}, request id: {}",
+            req.method,
+            req.uri.path(),
+            ctx.request_id
+        )
+    }
+
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let route = ctx.route.as_ref().map_or(ctx.label, |r| r.label());
