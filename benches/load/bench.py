@@ -130,8 +130,17 @@ routes:
                                 "--save", "", "--appendonly", "no"])
         self.procs.append(p); wait_port(port); return p, port
 
-    def start_haproxy(self, port):
-        conf = self.dir / "haproxy.cfg"
+    def start_haproxy(self, port, same_headers=False):
+        """`same_headers`: also the headers Portcullis sets by default on every
+        proxied request (X-Forwarded-For, X-Forwarded-Proto, a UUID v4
+        X-Request-Id on the request and the response), for a comparison at
+        equal work; without it, only the check and the two identity headers."""
+        conf = self.dir / f"haproxy-{port}.cfg"
+        extra = ("  option forwardfor\n"
+                 "  unique-id-format %[uuid(4)]\n"
+                 "  unique-id-header X-Request-Id\n"
+                 "  http-request set-header X-Forwarded-Proto http\n"
+                 "  http-response set-header X-Request-Id %[unique-id]\n") if same_headers else ""
         conf.write_text(f"""global
   nbthread 1
   maxconn 8000
@@ -154,7 +163,7 @@ frontend fe
   http-request del-header X-Auth-Brand
   http-request set-header X-Auth-User-Id %[var(txn.bearer),jwt_payload_query('$.uid')]
   http-request set-header X-Auth-Brand %[var(txn.bearer),jwt_payload_query('$.org')]
-  default_backend be
+{extra}  default_backend be
 backend be
   server up 127.0.0.1:{self.upstream_port}
 """)
@@ -177,11 +186,12 @@ http {{ access_log off; keepalive_requests 1000000;
     # --- measurement -------------------------------------------------------
     def contenders(self):
         auth = f"Authorization: Bearer {self.token}"
-        pj, po, bp, hp, nx = free_port(), free_port(), free_port(), free_port(), free_port()
+        pj, po, bp, hp, hs, nx = (free_port() for _ in range(6))
         self.portcullis_pid = self.start_portcullis(pj).pid
         self.start_portcullis(po)
         self.start_bare_pingora(bp)
         self.start_haproxy(hp)
+        self.start_haproxy(hs, same_headers=True)
         self.start_nginx_proxy(nx)
         return [
             ("portcullis-jwt", f"http://127.0.0.1:{pj}/jwt/x", auth),
@@ -191,6 +201,8 @@ http {{ access_log off; keepalive_requests 1000000;
             ("portcullis-none-token", f"http://127.0.0.1:{po}/open/x", auth),
             ("bare-pingora", f"http://127.0.0.1:{bp}/x", None),
             ("haproxy-jwt", f"http://127.0.0.1:{hp}/jwt/x", auth),
+            # The same check, plus the headers Portcullis adds by default.
+            ("haproxy-jwt-same-headers", f"http://127.0.0.1:{hs}/jwt/x", auth),
             ("nginx-proxy", f"http://127.0.0.1:{nx}/x", None),
             ("upstream-direct", f"http://127.0.0.1:{self.upstream_port}/x", None),
         ]
@@ -355,6 +367,9 @@ otp_delivery: {{kind: webhook, url: "http://127.0.0.1:{webhook_port}/otp", timeo
         per_conn = (loaded - idle) * 1024 / held if held else float("nan")
         targets = [
             ("Portcullis JWT / HAProxy jwt_verify", ratio("portcullis-jwt", "haproxy-jwt"), ">= 1.0 (stretch 1.2)"),
+            ("Portcullis JWT / HAProxy jwt_verify setting the same forwarding headers (X-Forwarded-For, "
+             "X-Forwarded-Proto, X-Request-Id both ways)", ratio("portcullis-jwt", "haproxy-jwt-same-headers"),
+             "(equal work)"),
             ("Portcullis JWT / Portcullis no auth, same request (token sent, not checked)",
              ratio("portcullis-jwt", "portcullis-none-token"), ">= 0.95"),
             ("Portcullis JWT / Portcullis no auth, no token sent (also the cost of a 440-byte header)",
