@@ -30,6 +30,18 @@ fn sample(s: &Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         })
 }
 
+/// One route, `open`, for every path, no auth, to `backend`.
+fn open_route(backend: &str) -> String {
+    format!(
+        "upstreams:\n  api: {{backends: [{backend}]}}\nroutes:\n  - {{name: open, path: /, upstream: api, auth: none}}\n"
+    )
+}
+
+/// A gateway with `body` that logs JSON lines.
+async fn json_logging(body: &str) -> Gateway {
+    Gateway::start_with_args(body, &["--log-format", "json"]).await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn counters_and_histograms_move_with_traffic() {
     let up = Upstream::start("up").await;
@@ -117,14 +129,7 @@ async fn counters_and_histograms_move_with_traffic() {
 #[tokio::test(flavor = "multi_thread")]
 async fn json_logs_are_one_object_per_line_without_query_strings() {
     let up = Upstream::start("up").await;
-    let gw = Gateway::start_with_args(
-        &format!(
-            "upstreams:\n  api: {{backends: [{}]}}\nroutes:\n  - {{name: open, path: /, upstream: api, auth: none}}\n",
-            up.address()
-        ),
-        &["--log-format", "json"],
-    )
-    .await;
+    let gw = json_logging(&open_route(&up.address())).await;
     common::client()
         .get(gw.url("/search?api_key=do-not-log-me"))
         .send()
@@ -155,14 +160,7 @@ async fn json_logs_are_one_object_per_line_without_query_strings() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_access_log_can_be_turned_off() {
     let up = Upstream::start("up").await;
-    let gw = Gateway::start_with_args(
-        &format!(
-            "upstreams:\n  api: {{backends: [{}]}}\nroutes:\n  - {{path: /, upstream: api, auth: none}}\n",
-            up.address()
-        ),
-        &["--log-format", "json"],
-    )
-    .await;
+    let gw = json_logging(&open_route(&up.address())).await;
     let access_lines = |log: String| log.matches("\"target\":\"access\"").count();
     common::client().get(gw.url("/x")).send().await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -185,11 +183,7 @@ async fn the_access_log_can_be_turned_off() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_proxy_attempt_is_logged_without_its_query_string() {
     let dead = common::RefusingPort::new();
-    let gw = Gateway::start(&format!(
-        "upstreams:\n  api: {{backends: [{}]}}\nroutes:\n  - {{name: open, path: /, upstream: api, auth: none}}\n",
-        dead.address
-    ))
-    .await;
+    let gw = Gateway::start(&open_route(&dead.address)).await;
     let resp = common::client()
         .get(gw.url("/callback?code=SECRET-CODE-1&access_token=SECRET-TOKEN-2"))
         .send()
@@ -213,14 +207,7 @@ async fn a_failed_proxy_attempt_is_logged_without_its_query_string() {
 #[tokio::test(flavor = "multi_thread")]
 async fn at_debug_level_no_credential_reaches_the_log() {
     let up = Upstream::start("up").await;
-    let gw = Gateway::start_with_env(
-        &format!(
-            "upstreams:\n  api: {{backends: [{}]}}\nroutes:\n  - {{name: open, path: /, upstream: api, auth: none}}\n",
-            up.address()
-        ),
-        &[("RUST_LOG", "debug")],
-    )
-    .await;
+    let gw = Gateway::start_with_env(&open_route(&up.address()), &[("RUST_LOG", "debug")]).await;
     let resp = common::client()
         .get(gw.url("/x"))
         .header("Authorization", "Bearer SECRET-BEARER-3")
@@ -247,4 +234,36 @@ async fn at_debug_level_no_credential_reaches_the_log() {
         "the gateway logs at debug level:\n{log}"
     );
     assert!(!log.contains("SECRET"), "no credential in the log:\n{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_goes_away_is_in_the_access_log_not_an_error_line() {
+    use tokio::io::AsyncWriteExt;
+    let up = Upstream::start("up").await;
+    let gw = json_logging(&open_route(&up.address())).await;
+    let mut client = tokio::net::TcpStream::connect(("127.0.0.1", gw.port))
+        .await
+        .unwrap();
+    client
+        .write_all(b"GET /slow?ms=600 HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    drop(client); // gone before the upstream answers
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+
+    let log = gw.log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let access = lines
+        .iter()
+        .find(|v| v["target"] == "access" && v["path"] == "/slow")
+        .unwrap_or_else(|| panic!("an access line for the abandoned request:\n{log}"));
+    assert!(access["error"].is_string(), "{access}");
+    assert!(
+        !lines.iter().any(|v| v["level"] == "ERROR"),
+        "no error line for a client's going away:\n{log}"
+    );
 }

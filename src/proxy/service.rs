@@ -18,7 +18,7 @@ use crate::metrics::METRICS;
 use crate::tokens::Identity;
 use async_trait::async_trait;
 use pingora_core::upstreams::peer::HttpPeer;
-use pingora_error::{Error, ErrorType};
+use pingora_error::{Error, ErrorSource, ErrorType};
 use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::{FailToProxy, ProxyHttp, Session};
 use smallvec::SmallVec;
@@ -318,6 +318,14 @@ impl ProxyHttp for Proxy {
             error_code: status,
             can_reuse_downstream: false,
         }
+    }
+
+    /// A client that goes away, resets, or is too slow is the client's doing,
+    /// not the gateway's: no error line for it (a flood of aborted requests
+    /// would otherwise be a flood of error lines). The access log still has
+    /// the request, with its error type.
+    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, error: &Error) -> bool {
+        error.esource() == &ErrorSource::Downstream
     }
 
     /// What Pingora's own error and retry lines say about the request
