@@ -109,6 +109,11 @@ impl<'j> ClaimsText<'j> {
         }
     }
 
+    /// The span of an optional text (`None` stays `None`).
+    pub(crate) fn span_of(&mut self, value: Option<&str>) -> Option<Span> {
+        value.map(|value| self.span(value))
+    }
+
     /// The claims, owning the text every span points into.
     pub(crate) fn into_claims(self) -> RawClaims {
         self.into_claims_with(OnceLock::new())
