@@ -60,6 +60,14 @@ pub struct RequestCtx {
     pub body_deadline: Option<Instant>,
 }
 
+/// The host a request names: its Host header, else its absolute-form URI's.
+fn request_host(req: &RequestHeader) -> Option<&str> {
+    req.headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri.host())
+}
+
 /// Standard methods keep their name in metrics; anything else is `OTHER`.
 fn method_label(m: &http::Method) -> &'static str {
     match *m {
@@ -139,12 +147,7 @@ impl ProxyHttp for Proxy {
             return Ok(true);
         }
 
-        let host = req
-            .headers
-            .get(http::header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .or_else(|| req.uri.host())
-            .map(host_name);
+        let host = request_host(req).map(host_name);
         let found = match ctx.snapshot.router.find(host, path, &req.method) {
             RouteMatch::Found(route) => route.clone(),
             RouteMatch::MethodNotAllowed => {
@@ -333,12 +336,7 @@ impl ProxyHttp for Proxy {
     /// (which can carry codes and keys) and the host, as the access log has.
     fn request_summary(&self, session: &Session, ctx: &RequestCtx) -> String {
         let req = session.req_header();
-        let host = req
-            .headers
-            .get(http::header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .or_else(|| req.uri.host())
-            .unwrap_or("-");
+        let host = request_host(req).unwrap_or("-");
         format!(
             "{} {}, Host: {host}, request id: {}",
             req.method,
