@@ -238,16 +238,10 @@ async fn at_debug_level_no_credential_reaches_the_log() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_goes_away_is_in_the_access_log_not_an_error_line() {
-    use tokio::io::AsyncWriteExt;
     let up = Upstream::start("up").await;
     let gw = json_logging(&open_route(&up.address())).await;
-    let mut client = tokio::net::TcpStream::connect(("127.0.0.1", gw.port))
-        .await
-        .unwrap();
-    client
-        .write_all(b"GET /slow?ms=600 HTTP/1.1\r\nHost: a\r\n\r\n")
-        .await
-        .unwrap();
+    let client =
+        common::connect_and_send(gw.port, b"GET /slow?ms=600 HTTP/1.1\r\nHost: a\r\n\r\n").await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     drop(client); // gone before the upstream answers
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;

@@ -205,15 +205,10 @@ async fn a_graceful_upgrade_hands_the_listeners_over_without_failing_a_request()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_graceful_stop_closes_idle_keep_alive_connections_at_once() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncReadExt;
     let up = Upstream::start("api").await;
     let mut gw = Gateway::start(&routes(&up, &["/"])).await;
-    let mut idle = tokio::net::TcpStream::connect(("127.0.0.1", gw.port))
-        .await
-        .unwrap();
-    idle.write_all(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
-        .await
-        .unwrap();
+    let mut idle = common::connect_and_send(gw.port, b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n").await;
     let mut buf = [0u8; 4096];
     let n = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buf))
         .await

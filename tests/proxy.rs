@@ -315,14 +315,13 @@ async fn the_admin_listener_reports_health_readiness_and_metrics() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_auth_body_that_trickles_in_too_slowly_gets_408() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncReadExt;
     let gw = Gateway::start("limits: {body_read_timeout: 500ms}\n").await;
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", gw.port))
-        .await
-        .unwrap();
-    s.write_all(b"POST /auth/v1/token/generate HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\"")
-        .await
-        .unwrap();
+    let mut s = common::connect_and_send(
+        gw.port,
+        b"POST /auth/v1/token/generate HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\"",
+    )
+    .await;
     let mut out = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
     assert!(

@@ -185,11 +185,7 @@ async fn trickle(s: &mut tokio::net::TcpStream, piece: impl Fn(usize) -> Vec<u8>
 }
 
 async fn connect_and_send(gw: &Gateway, bytes: &[u8]) -> tokio::net::TcpStream {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", gw.port))
-        .await
-        .expect("connect");
-    s.write_all(bytes).await.expect("write");
-    s
+    common::connect_and_send(gw.port, bytes).await
 }
 
 /// What arrives on `s` until it closes or is quiet for `quiet`.

@@ -59,13 +59,19 @@ impl RefusingPort {
     }
 }
 
-/// Sends raw bytes and returns everything the server answers until it closes
-/// the connection or goes quiet for a second.
-pub async fn raw_request(port: u16, bytes: &[u8]) -> String {
+/// A new connection to `port` on loopback that has sent `bytes`.
+pub async fn connect_and_send(port: u16, bytes: &[u8]) -> tokio::net::TcpStream {
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect to gateway");
     s.write_all(bytes).await.expect("write request");
+    s
+}
+
+/// Sends raw bytes and returns everything the server answers until it closes
+/// the connection or goes quiet for a second.
+pub async fn raw_request(port: u16, bytes: &[u8]) -> String {
+    let mut s = connect_and_send(port, bytes).await;
     let mut out = Vec::new();
     let mut buf = [0u8; 8192];
     loop {
