@@ -90,30 +90,38 @@ http {{ access_log off; keepalive_requests 1000000;
         self.procs.append(pinned(CLIENT_CPU, ["nginx", "-c", str(conf), "-p", str(self.dir)]))
         wait_port(self.upstream_port)
 
-    def start_portcullis(self, port, store=None, auth=""):
+    def start_portcullis(self, port, store=None, auth="", binary=None):
         """`auth`: extra config for the auth API measurements (brands, code
-        delivery, rate limits); empty for the proxy contenders."""
-        secret = self.dir / "bench.secret"; secret.write_bytes(SECRET)
-        conf = self.dir / f"portcullis-{port}.yaml"
+        delivery, rate limits); empty for the proxy contenders. `binary`:
+        another build than --binary (the PGO build)."""
         store = store or f"{{path: {self.dir}/portcullis-{port}.db}}"
         limits = "" if auth else "limits: {rate: {proxy_per_subject: null}}"
+        return self.start_gateway_config("portcullis", port, store, limits + auth, """\
+  - {name: jwt, path: /jwt/, upstream: up, auth: required,
+     forward_claims: {X-Auth-User-Id: uid, X-Auth-Brand: org}}
+  - {name: open, path: /open/, upstream: up, auth: none}
+""", binary)
+
+    def start_gateway_config(self, name, port, store, extra, routes, binary=None):
+        """A gateway pinned to the proxy CPU with one worker, the bench's
+        signing key, `extra` top-level config, one upstream `up` and `routes`
+        (YAML list items); its config and log are `{name}-{port}.*`."""
+        secret = self.dir / "bench.secret"; secret.write_bytes(SECRET)
+        conf = self.dir / f"{name}-{port}.yaml"
         conf.write_text(f"""server: {{threads: 1, access_log: false, log_level: warn,
-  pid_file: {self.dir}/portcullis-{port}.pid, upgrade_sock: {self.dir}/portcullis-{port}.sock}}
+  pid_file: {self.dir}/{name}-{port}.pid, upgrade_sock: {self.dir}/{name}-{port}.sock}}
 listen: [{{address: 127.0.0.1:{port}}}]
 admin: {{address: 127.0.0.1:{free_port()}}}
 store: {store}
 tokens:
   signing: [{{kid: bench-1, alg: HS256, secret_file: {secret}}}]
-{limits}{auth}
+{extra}
 upstreams:
   up: {{backends: [127.0.0.1:{self.upstream_port}]}}
 routes:
-  - {{name: jwt, path: /jwt/, upstream: up, auth: required,
-     forward_claims: {{X-Auth-User-Id: uid, X-Auth-Brand: org}}}}
-  - {{name: open, path: /open/, upstream: up, auth: none}}
-""")
-        p = pinned(PROXY_CPU, [str(self.args.binary), "run", "-c", str(conf)],
-                   stderr=open(self.dir / f"portcullis-{port}.log", "w"))
+{routes}""")
+        p = pinned(PROXY_CPU, [str(binary or self.args.binary), "run", "-c", str(conf)],
+                   stderr=open(self.dir / f"{name}-{port}.log", "w"))
         p.config = conf
         self.procs.append(p); wait_port(port); return p
 
@@ -193,12 +201,20 @@ http {{ access_log off; keepalive_requests 1000000;
         self.start_haproxy(hp)
         self.start_haproxy(hs, same_headers=True)
         self.start_nginx_proxy(nx)
+        pgo = []
+        if getattr(self.args, "pgo_binary", None):
+            gj, go = free_port(), free_port()
+            self.start_portcullis(gj, binary=self.args.pgo_binary)
+            self.start_portcullis(go, binary=self.args.pgo_binary)
+            pgo = [("portcullis-jwt-pgo", f"http://127.0.0.1:{gj}/jwt/x", auth),
+                   ("portcullis-none-pgo", f"http://127.0.0.1:{go}/open/x", None)]
         return [
             ("portcullis-jwt", f"http://127.0.0.1:{pj}/jwt/x", auth),
             ("portcullis-none", f"http://127.0.0.1:{po}/open/x", None),
             # The same request as portcullis-jwt (the token is sent, not
             # checked): what verifying costs, apart from carrying the token.
             ("portcullis-none-token", f"http://127.0.0.1:{po}/open/x", auth),
+        ] + pgo + [
             ("bare-pingora", f"http://127.0.0.1:{bp}/x", None),
             ("haproxy-jwt", f"http://127.0.0.1:{hp}/jwt/x", auth),
             # The same check, plus the headers Portcullis adds by default.
@@ -284,15 +300,20 @@ otp_delivery: {{kind: webhook, url: "http://127.0.0.1:{webhook_port}/otp", timeo
               f"errors {res['errors'] or 'none'}", flush=True)
         return gw, port, res
 
-    def storm_latency(self, gw, port):
-        """p50/p99 of /jwt/ at the fixed rate on `gw`, first alone, then while
-        a storm of password/validate (argon2id) runs against the same gateway."""
-        email, password = "storm@example.com", "correct horse battery"
+    def add_password_user(self, gw, email, password):
+        """An account of brand PWD with a password, added with the CLI to the
+        store of the (running) gateway `gw`."""
         add = subprocess.run([str(self.args.binary), "user", "add", "-c", str(gw.config), "--brand", "PWD",
                               "--email", email, "--password-stdin"], input=password + "\n",
                              capture_output=True, text=True)
         if add.returncode != 0:
             raise RuntimeError(f"portcullis user add: {add.stdout}{add.stderr}")
+
+    def storm_latency(self, gw, port):
+        """p50/p99 of /jwt/ at the fixed rate on `gw`, first alone, then while
+        a storm of password/validate (argon2id) runs against the same gateway."""
+        email, password = "storm@example.com", "correct horse battery"
+        self.add_password_user(gw, email, password)
         url, header = f"http://127.0.0.1:{port}/jwt/x", f"Authorization: Bearer {self.token}"
         self.sanity("storm gateway", url, header)
         calm = self.hey(url, header)
@@ -380,14 +401,30 @@ otp_delivery: {{kind: webhook, url: "http://127.0.0.1:{webhook_port}/otp", timeo
             ("bare Pingora / HAProxy jwt_verify (Pingora's share of the gap)", ratio("bare-pingora", "haproxy-jwt"),
              "(measuring stick)"),
         ]
+        if "portcullis-jwt-pgo" in med:
+            targets[:0] = [
+                ("Portcullis JWT, PGO build / HAProxy jwt_verify", ratio("portcullis-jwt-pgo", "haproxy-jwt"),
+                 ">= 1.0 (stretch 1.2)"),
+                ("Portcullis JWT, PGO build / HAProxy jwt_verify setting the same forwarding headers",
+                 ratio("portcullis-jwt-pgo", "haproxy-jwt-same-headers"), "(equal work)"),
+                ("Portcullis JWT, PGO build / nginx proxy_pass", ratio("portcullis-jwt-pgo", "nginx-proxy"), ">= 0.7"),
+                ("Portcullis JWT, PGO build / Portcullis JWT, plain release build",
+                 ratio("portcullis-jwt-pgo", "portcullis-jwt"), "(what PGO gives)"),
+                ("Portcullis no auth, PGO build / plain release build",
+                 ratio("portcullis-none-pgo", "portcullis-none"), "(what PGO gives)"),
+            ]
         lines = ["# Load benchmark: latest results", "",
                  f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with `benches/load/run.sh"
+                 f"{' --pgo' if 'portcullis-jwt-pgo' in med else ''}"
                  f" --rounds {self.args.rounds} --duration {self.args.duration}`.", "",
                  "## Machine", "",
                  f"- CPU: {cpu}, {os.cpu_count()} logical CPUs; kernel {platform.release()}",
                  f"- Proxies pinned to CPU {PROXY_CPU} with one worker; wrk and the upstream (nginx, fixed 200) on CPU {CLIENT_CPU}",
                  f"- wrk: 1 thread, {self.args.connections} keep-alive connections, {self.args.duration}s per run, "
                  f"{self.args.rounds} interleaved rounds; latency with hey at {self.args.latency_rps} req/s",
+                 *([f"- PGO build: {self.args.pgo_binary} from `scripts/build-pgo.sh` (trained by "
+                     "benches/load/pgo_train.py on its own config and traffic mix); the other Portcullis "
+                     "rows and the auth API use the plain release build"] if "portcullis-jwt-pgo" in med else []),
                  f"- {ver('haproxy -v | head -1')}; {ver('nginx -v 2>&1')}; portcullis {ver(str(self.args.binary) + ' --version')}",
                  "", "## Throughput (median requests/s)", "",
                  "| contender | median req/s | rounds | p50 ms @ fixed rate | p99 ms @ fixed rate |", "|---|---:|---|---:|---:|"]
@@ -435,6 +472,8 @@ otp_delivery: {{kind: webhook, url: "http://127.0.0.1:{webhook_port}/otp", timeo
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--binary", type=Path, default=ROOT / "target/release/portcullis")
+    ap.add_argument("--pgo-binary", type=Path, default=None,
+                    help="also measure this build (scripts/build-pgo.sh) on the JWT and no-auth routes")
     ap.add_argument("--bare-pingora", type=Path, default=ROOT / "target/release/examples/bare_pingora")
     ap.add_argument("--output", type=Path, default=ROOT / "benches/results/latest.md",
                     help="where the table goes (a scratch file for trial runs)")

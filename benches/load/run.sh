@@ -3,11 +3,19 @@
 # Pingora proxy, HAProxy with jwt_verify, nginx proxy_pass and the bare
 # upstream, side by side in interleaved rounds on this machine; then OTP
 # logins/s on SQLite and Redis and proxy latency during a password storm.
-# Writes benches/results/latest.md. Needs redis-server (scripts/ensure-tools.sh test).
+# Writes benches/results/latest.md.
 # Options are passed to bench.py (--rounds N, --duration SECONDS, --quick,
-# --output FILE for a trial run that leaves latest.md alone).
+# --output FILE for a trial run that leaves latest.md alone), except --pgo:
+# also build the profile-guided binary (scripts/build-pgo.sh, ~13 min) and
+# measure it beside the plain release build.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+
+pgo=()
+args=()
+for a in "$@"; do
+  if [ "$a" = --pgo ]; then pgo=(--pgo-binary target/pgo/portcullis); else args+=("$a"); fi
+done
 
 need=()
 for tool in wrk haproxy nginx hey taskset; do
@@ -27,8 +35,10 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 1
   fi
 fi
-scripts/ensure-tools.sh build
+# cmake for the build, redis-server for the Redis store measurements.
+scripts/ensure-tools.sh test
 # One build: the gateway and the bare Pingora measuring stick (examples/bare_pingora.rs).
 cargo build --release --locked --bin portcullis --example bare_pingora
+if [ ${#pgo[@]} -gt 0 ]; then scripts/build-pgo.sh; fi
 exec python3 benches/load/bench.py --binary target/release/portcullis \
-  --bare-pingora target/release/examples/bare_pingora "$@"
+  --bare-pingora target/release/examples/bare_pingora "${pgo[@]}" "${args[@]}"
