@@ -166,15 +166,7 @@ async fn the_access_log_can_be_turned_off() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(access_lines(gw.log()), 1, "on by default");
 
-    // server.access_log sits in the harness's server line: turn it off and reload.
-    let off = std::fs::read_to_string(&gw.config_path).unwrap().replace(
-        "graceful_shutdown_timeout: 2s}",
-        "graceful_shutdown_timeout: 2s, access_log: false}",
-    );
-    std::fs::write(&gw.config_path, off).unwrap();
-    gw.signal("HUP");
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert!(gw.log().contains("config reloaded"));
+    gw.reload_with_server_keys("access_log: false").await;
     common::client().get(gw.url("/x")).send().await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(access_lines(gw.log()), 1, "no access line once turned off");

@@ -233,6 +233,86 @@ async fn x_forwarded_for_is_extended_only_behind_a_trusted_proxy() {
     assert_eq!(body["headers"]["x-request-id"], "edge-42");
 }
 
+/// A gateway whose server.request_ids and server.forwarded_headers are
+/// turned off (by a reload), with `limits` and an open route on `/` and a
+/// required one on `/private/`.
+async fn gateway_leaving_ids_and_forwarding_to_a_proxy(limits: &str, up: &Upstream) -> Gateway {
+    let gw = Gateway::start(&format!(
+        "{limits}upstreams:\n{}routes:\n  - {{path: /, upstream: api, auth: none}}\n  - {{path: /private/, upstream: api}}\n",
+        upstream_block("api", &[up.address()], ""),
+    ))
+    .await;
+    gw.reload_with_server_keys("request_ids: false, forwarded_headers: false")
+        .await;
+    gw
+}
+
+/// GET /x with the headers a proxy in front sets.
+async fn get_with_forwarding_headers(
+    gw: &Gateway,
+    xff: &str,
+    request_id: &str,
+) -> reqwest::Response {
+    common::client()
+        .get(gw.url("/x"))
+        .header("X-Forwarded-For", xff)
+        .header("X-Forwarded-Proto", "https")
+        .header("X-Request-Id", request_id)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn request_ids_and_forwarded_headers_can_be_left_to_a_proxy_in_front() {
+    let a = Upstream::start("a").await;
+    let gw = gateway_leaving_ids_and_forwarding_to_a_proxy("", &a).await;
+
+    // An untrusted client's own copies go; the gateway sets none of its own.
+    let resp = get_with_forwarding_headers(&gw, "6.6.6.6", "client-made").await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("x-request-id").is_none());
+    let seen = &resp.json::<Value>().await.unwrap()["headers"];
+    for gone in ["x-forwarded-for", "x-forwarded-proto", "x-request-id"] {
+        assert!(
+            seen.get(gone).is_none(),
+            "{gone} reached the upstream: {seen}"
+        );
+    }
+    assert_eq!(seen["host"], format!("127.0.0.1:{}", gw.port));
+
+    // The gateway's own answers and refusals carry no id either.
+    let resp = common::client()
+        .get(gw.url("/private/x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert!(resp.headers().get("x-request-id").is_none());
+    let raw = raw_request(gw.port, b"GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").await;
+    assert!(raw.starts_with("HTTP/1.1 400"), "{raw}");
+    assert!(!raw.to_ascii_lowercase().contains("x-request-id"), "{raw}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_forwarding_left_to_a_trusted_proxy_its_headers_pass_unchanged() {
+    let a = Upstream::start("a").await;
+    let trusted = "limits: {trusted_proxies: [127.0.0.1]}\n";
+    let gw = gateway_leaving_ids_and_forwarding_to_a_proxy(trusted, &a).await;
+    let resp = get_with_forwarding_headers(&gw, "203.0.113.7", "edge-42").await;
+    assert_eq!(resp.headers()["x-request-id"], "edge-42");
+    let seen = &resp.json::<Value>().await.unwrap()["headers"];
+    assert_eq!(seen["x-forwarded-for"], "203.0.113.7", "not extended");
+    assert_eq!(seen["x-forwarded-proto"], "https");
+    assert_eq!(seen["x-request-id"], "edge-42");
+
+    // Without an id from the proxy, the request has none.
+    let resp = common::client().get(gw.url("/x")).send().await.unwrap();
+    assert!(resp.headers().get("x-request-id").is_none());
+    let seen = &resp.json::<Value>().await.unwrap()["headers"];
+    assert!(seen.get("x-request-id").is_none(), "{seen}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn auth_api_bodies_over_the_limit_get_413() {
     let gw = Gateway::start("limits: {body_max: 1KiB}\n").await;

@@ -57,6 +57,15 @@ pub struct Server {
     pub access_log: bool,
     /// Default log filter (RUST_LOG overrides it).
     pub log_level: String,
+    /// Give each request an id (a UUID v4) when no trusted proxy sent one,
+    /// and send it as `X-Request-Id` upstream and on the response. Off: only
+    /// a trusted proxy's ids are used and passed on; other requests have none
+    /// (for a load balancer in front that makes them already).
+    pub request_ids: bool,
+    /// Set `X-Forwarded-For` and `X-Forwarded-Proto` on proxied requests.
+    /// Off: neither is set; a trusted proxy's copies pass unchanged and an
+    /// untrusted client's are removed.
+    pub forwarded_headers: bool,
 }
 
 impl Default for Server {
@@ -73,6 +82,8 @@ impl Default for Server {
             connection_read_buffer: Size(0),
             access_log: true,
             log_level: "info".into(),
+            request_ids: true,
+            forwarded_headers: true,
         }
     }
 }

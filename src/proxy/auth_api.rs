@@ -143,7 +143,9 @@ pub async fn serve(session: &mut Session, ctx: &mut RequestCtx) -> pingora_error
     resp.insert_header(http::header::CONTENT_TYPE, "application/json")?;
     resp.insert_header(http::header::CONTENT_LENGTH, answer.body.len().to_string())?;
     resp.insert_header(http::header::CACHE_CONTROL, "no-store")?;
-    resp.insert_header(super::forwarding::X_REQUEST_ID, ctx.request_id.header())?;
+    if !ctx.request_id.is_empty() {
+        resp.insert_header(super::forwarding::X_REQUEST_ID, ctx.request_id.header())?;
+    }
     for (k, v) in &answer.headers {
         resp.insert_header(k.clone(), v.as_str())?;
     }

@@ -5,6 +5,7 @@
 //! (`HttpProxy::process_new_http`), which parses it again and serves it.
 //! Between requests on a keep-alive connection the idle timeout applies.
 
+use crate::config::Server;
 use crate::envelope::error_json;
 use crate::gateway::Gateway;
 use crate::metrics::METRICS;
@@ -100,7 +101,7 @@ impl ServerApp for ClientConnections {
                 Head::Refused(refusal) => {
                     // Boxed: its state lives only while a refusal is written,
                     // not in every idle connection's future.
-                    Box::pin(refuse(&mut stream, refusal, config.server.access_log)).await;
+                    Box::pin(refuse(&mut stream, refusal, &config.server)).await;
                     return None;
                 }
                 Head::Gone => return None,
@@ -232,13 +233,13 @@ async fn read_head(
 }
 
 /// Answers a refused head with the JSON envelope and closes the connection.
-async fn refuse(stream: &mut Stream, refusal: Refusal, access_log: bool) {
+async fn refuse(stream: &mut Stream, refusal: Refusal, server: &Server) {
     METRICS
         .requests_refused_total
         .with_label_values(&[refusal.reason])
         .inc();
-    let request_id = crate::proxy::request_id::RequestId::generate();
-    if access_log {
+    let request_id = crate::proxy::request_id::RequestId::generate_if(server.request_ids);
+    if server.access_log {
         let client = stream
             .get_socket_digest()
             .and_then(|d| d.peer_addr().cloned());
@@ -252,14 +253,20 @@ async fn refuse(stream: &mut Stream, refusal: Refusal, access_log: bool) {
         );
     }
     let body = error_json(u32::from(refusal.status), refusal.message);
+    let id_line = if request_id.is_empty() {
+        String::new()
+    } else {
+        format!("x-request-id: {request_id}\r\n")
+    };
     let reason = http::StatusCode::from_u16(refusal.status)
         .ok()
         .and_then(|s| s.canonical_reason())
         .unwrap_or("");
     let mut answer = format!(
-        "HTTP/1.1 {} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\ncache-control: no-store\r\nx-request-id: {request_id}\r\nconnection: close\r\n\r\n",
+        "HTTP/1.1 {} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\ncache-control: no-store\r\n{}connection: close\r\n\r\n",
         refusal.status,
         body.len(),
+        id_line,
     )
     .into_bytes();
     answer.extend_from_slice(&body);

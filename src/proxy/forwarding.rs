@@ -1,6 +1,8 @@
 //! Headers on the way upstream: who the client is (X-Forwarded-For, believed
 //! only from trusted proxies), the scheme, a request id, and the removal of
 //! hop-by-hop headers that belong to the client's connection, not the request.
+//! The first two are the operator's choice (`server.forwarded_headers`), the
+//! id is there when the request has one (`server.request_ids`).
 
 use super::request_id::RequestId;
 use ipnet::IpNet;
@@ -94,13 +96,9 @@ pub fn strip_hop_by_hop(req: &mut RequestHeader) {
     }
 }
 
-/// Sets X-Forwarded-For/-Proto and X-Request-Id on the upstream request.
-pub fn add_forwarding(
-    req: &mut RequestHeader,
-    peer: Option<IpAddr>,
-    peer_trusted: bool,
-    request_id: &RequestId,
-) {
+/// Sets X-Forwarded-For and X-Forwarded-Proto on the upstream request
+/// (`server.forwarded_headers`, on by default).
+pub fn add_forwarded(req: &mut RequestHeader, peer: Option<IpAddr>, peer_trusted: bool) {
     // A client's own X-Forwarded-For is read only when its sender is trusted.
     let incoming = || {
         req.headers
@@ -132,7 +130,26 @@ pub fn add_forwarding(
             .is_some_and(|v| v.as_bytes() == b"https");
     let proto = http::HeaderValue::from_static(if https { "https" } else { "http" });
     let _ = req.insert_header(X_FORWARDED_PROTO, proto);
-    let _ = req.insert_header(X_REQUEST_ID, request_id.header());
+}
+
+/// With `server.forwarded_headers` off: a trusted proxy's X-Forwarded-For
+/// and X-Forwarded-Proto pass as they came; an untrusted client's go, so an
+/// upstream never takes a client's word for its address or scheme.
+pub fn remove_untrusted_forwarded(req: &mut RequestHeader, peer_trusted: bool) {
+    if !peer_trusted {
+        req.remove_header(X_FORWARDED_FOR);
+        req.remove_header(X_FORWARDED_PROTO);
+    }
+}
+
+/// The upstream request carries the request's id as X-Request-Id, or none
+/// when it has none (ids off and no trusted proxy's): a client's copy goes.
+pub fn set_request_id(req: &mut RequestHeader, request_id: &RequestId) {
+    if request_id.is_empty() {
+        req.remove_header(X_REQUEST_ID);
+    } else {
+        let _ = req.insert_header(X_REQUEST_ID, request_id.header());
+    }
 }
 
 #[cfg(test)]
@@ -147,7 +164,7 @@ mod tests {
     }
     /// An id as a trusted proxy sends it.
     fn rid(id: &'static str) -> RequestId {
-        RequestId::for_request(Some(&http::HeaderValue::from_static(id)), true)
+        RequestId::for_request(Some(&http::HeaderValue::from_static(id)), true, true)
     }
 
     #[test]
@@ -208,7 +225,8 @@ mod tests {
         let mut req = RequestHeader::build("GET", b"/", None).unwrap();
         req.insert_header("X-Forwarded-For", "1.1.1.1").unwrap();
         req.insert_header("X-Forwarded-Proto", "https").unwrap();
-        add_forwarding(&mut req, ip("203.0.113.5"), false, &rid("rid-1"));
+        add_forwarded(&mut req, ip("203.0.113.5"), false);
+        set_request_id(&mut req, &rid("rid-1"));
         assert_eq!(req.headers.get("x-forwarded-for").unwrap(), "203.0.113.5");
         assert_eq!(req.headers.get("x-forwarded-proto").unwrap(), "http");
         assert_eq!(req.headers.get("x-request-id").unwrap(), "rid-1");
@@ -219,13 +237,13 @@ mod tests {
         let mut req = RequestHeader::build("GET", b"/", None).unwrap();
         let raw = http::HeaderValue::from_bytes(b"1.1.1.1\xff").unwrap();
         req.insert_header("X-Forwarded-For", raw).unwrap();
-        add_forwarding(&mut req, ip("203.0.113.5"), false, &rid("rid-1"));
+        add_forwarded(&mut req, ip("203.0.113.5"), false);
         let sent: Vec<_> = req.headers.get_all("x-forwarded-for").iter().collect();
         assert_eq!(sent, ["203.0.113.5"]);
         // With no peer address there is nothing to say: the client's goes.
         let mut req = RequestHeader::build("GET", b"/", None).unwrap();
         req.insert_header("X-Forwarded-For", "1.1.1.1").unwrap();
-        add_forwarding(&mut req, None, false, &rid("rid-1"));
+        add_forwarded(&mut req, None, false);
         assert!(req.headers.get("x-forwarded-for").is_none());
     }
 
@@ -244,11 +262,46 @@ mod tests {
         req.insert_header("X-Forwarded-For", "198.51.100.7")
             .unwrap();
         req.insert_header("X-Forwarded-Proto", "https").unwrap();
-        add_forwarding(&mut req, ip("10.0.0.2"), true, &rid("rid-2"));
+        add_forwarded(&mut req, ip("10.0.0.2"), true);
         assert_eq!(
             req.headers.get("x-forwarded-for").unwrap(),
             "198.51.100.7, 10.0.0.2"
         );
         assert_eq!(req.headers.get("x-forwarded-proto").unwrap(), "https");
+    }
+
+    #[test]
+    fn with_forwarded_headers_off_only_a_trusted_proxys_pass() {
+        let client_sent = || {
+            let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+            req.insert_header("X-Forwarded-For", "198.51.100.7")
+                .unwrap();
+            req.insert_header("X-Forwarded-Proto", "https").unwrap();
+            req
+        };
+        let mut from_client = client_sent();
+        remove_untrusted_forwarded(&mut from_client, false);
+        assert!(from_client.headers.get("x-forwarded-for").is_none());
+        assert!(from_client.headers.get("x-forwarded-proto").is_none());
+        let mut from_proxy = client_sent();
+        remove_untrusted_forwarded(&mut from_proxy, true);
+        assert_eq!(
+            from_proxy.headers.get("x-forwarded-for").unwrap(),
+            "198.51.100.7"
+        );
+        assert_eq!(
+            from_proxy.headers.get("x-forwarded-proto").unwrap(),
+            "https"
+        );
+    }
+
+    #[test]
+    fn a_request_without_an_id_sends_none_upstream() {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.insert_header("X-Request-Id", "client-made").unwrap();
+        set_request_id(&mut req, &RequestId::none());
+        assert!(req.headers.get("x-request-id").is_none());
+        set_request_id(&mut req, &rid("edge-1"));
+        assert_eq!(req.headers.get("x-request-id").unwrap(), "edge-1");
     }
 }

@@ -28,15 +28,26 @@ impl RequestId {
     }
 
     /// The id a trusted proxy sent, if it is sane (1 to 128 visible ASCII
-    /// characters), else a new one. An untrusted client's id is ignored.
-    pub fn for_request(incoming: Option<&HeaderValue>, peer_trusted: bool) -> Self {
+    /// characters), else a new one, or none when the gateway makes no ids
+    /// (`server.request_ids: false`). An untrusted client's id is ignored.
+    pub fn for_request(incoming: Option<&HeaderValue>, peer_trusted: bool, generate: bool) -> Self {
         match incoming {
             Some(id) if peer_trusted && is_sane(id.as_bytes()) => RequestId(id.clone()),
-            _ => Self::generate(),
+            _ => Self::generate_if(generate),
         }
     }
 
-    /// No id yet: the state before a request's head has been read.
+    /// A new id, or none when the gateway makes no ids.
+    pub fn generate_if(generate: bool) -> Self {
+        if generate {
+            Self::generate()
+        } else {
+            Self::none()
+        }
+    }
+
+    /// No id: the state before a request's head has been read, and a
+    /// request's when the gateway makes none and no trusted proxy sent one.
     pub fn none() -> Self {
         RequestId(HeaderValue::from_static(""))
     }
@@ -82,14 +93,14 @@ mod tests {
 
     #[test]
     fn a_trusted_proxys_sane_id_is_kept() {
-        let id = RequestId::for_request(Some(&header("abc-123")), true);
+        let id = RequestId::for_request(Some(&header("abc-123")), true, true);
         assert_eq!(id.as_str(), "abc-123");
         assert_eq!(id.header(), "abc-123");
     }
 
     #[test]
     fn an_untrusted_clients_id_is_replaced() {
-        let id = RequestId::for_request(Some(&header("abc-123")), false);
+        let id = RequestId::for_request(Some(&header("abc-123")), false, true);
         assert_ne!(id.as_str(), "abc-123");
         assert!(uuid::Uuid::parse_str(id.as_str()).is_ok());
     }
@@ -104,13 +115,16 @@ mod tests {
             HeaderValue::from_str(&long).unwrap(),
             non_ascii,
         ] {
-            let id = RequestId::for_request(Some(&bad), true);
+            let id = RequestId::for_request(Some(&bad), true, true);
             assert_ne!(id.header(), bad);
             assert!(uuid::Uuid::parse_str(id.as_str()).is_ok(), "{bad:?}");
         }
         let longest = "y".repeat(MAX_INCOMING_LEN);
         let kept = HeaderValue::from_str(&longest).unwrap();
-        assert_eq!(RequestId::for_request(Some(&kept), true).as_str(), longest);
+        assert_eq!(
+            RequestId::for_request(Some(&kept), true, true).as_str(),
+            longest
+        );
     }
 
     #[test]
@@ -129,6 +143,23 @@ mod tests {
         let id = RequestId::generate();
         let (a, b) = (id.header(), id.header());
         assert_eq!(a.as_bytes().as_ptr(), b.as_bytes().as_ptr());
+    }
+
+    #[test]
+    fn with_ids_off_only_a_trusted_proxys_sane_id_is_kept() {
+        let edge = RequestId::for_request(Some(&header("edge-7")), true, false);
+        assert_eq!(edge.as_str(), "edge-7");
+        for (incoming, trusted) in [
+            (Some(header("edge-7")), false),
+            (Some(header("has spaces")), true),
+            (None, true),
+            (None, false),
+        ] {
+            let id = RequestId::for_request(incoming.as_ref(), trusted, false);
+            assert!(id.is_empty(), "{incoming:?} trusted={trusted}: {id:?}");
+        }
+        assert!(RequestId::generate_if(false).is_empty());
+        assert!(!RequestId::generate_if(true).is_empty());
     }
 
     #[test]

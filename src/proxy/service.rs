@@ -122,8 +122,11 @@ impl ProxyHttp for Proxy {
             .get(forwarding::X_FORWARDED_FOR)
             .and_then(|v| v.to_str().ok());
         ctx.client_ip = forwarding::client_ip(ctx.peer, xff, trusted);
-        ctx.request_id =
-            RequestId::for_request(req.headers.get(forwarding::X_REQUEST_ID), ctx.peer_trusted);
+        ctx.request_id = RequestId::for_request(
+            req.headers.get(forwarding::X_REQUEST_ID),
+            ctx.peer_trusted,
+            cfg.server.request_ids,
+        );
         session.set_keepalive(Some(cfg.server.keepalive_timeout.get().as_secs()));
 
         let req = session.req_header();
@@ -284,7 +287,12 @@ impl ProxyHttp for Proxy {
             let plan = ctx.snapshot.plan(route);
             identity_headers::add(upstream, route, &plan.forwarded, identity);
         }
-        forwarding::add_forwarding(upstream, ctx.peer, ctx.peer_trusted, &ctx.request_id);
+        if ctx.snapshot.config.server.forwarded_headers {
+            forwarding::add_forwarded(upstream, ctx.peer, ctx.peer_trusted);
+        } else {
+            forwarding::remove_untrusted_forwarded(upstream, ctx.peer_trusted);
+        }
+        forwarding::set_request_id(upstream, &ctx.request_id);
         Ok(())
     }
 
@@ -299,7 +307,9 @@ impl ProxyHttp for Proxy {
                 .upstream_duration()
                 .observe(started.elapsed().as_secs_f64());
         }
-        upstream_response.insert_header(forwarding::X_REQUEST_ID, ctx.request_id.header())?;
+        if !ctx.request_id.is_empty() {
+            upstream_response.insert_header(forwarding::X_REQUEST_ID, ctx.request_id.header())?;
+        }
         Ok(())
     }
 

@@ -197,6 +197,27 @@ impl Gateway {
             .expect("rewrite config");
     }
 
+    /// Adds `keys` (YAML flow-mapping entries, e.g. `access_log: false`) to
+    /// the config's server section and reloads it (SIGHUP), returning once
+    /// the gateway has logged the reload.
+    pub async fn reload_with_server_keys(&self, keys: &str) {
+        let reloads = |log: String| log.matches("config reloaded").count();
+        let before = reloads(self.log());
+        let config = std::fs::read_to_string(&self.config_path).expect("read config");
+        let server_end = "graceful_shutdown_timeout: 2s";
+        assert!(config.contains(server_end), "the harness's server line");
+        let config = config.replacen(server_end, &format!("{server_end}, {keys}"), 1);
+        std::fs::write(&self.config_path, config).expect("write config");
+        self.signal("HUP");
+        for _ in 0..100 {
+            if reloads(self.log()) > before {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no reload with server keys {keys}:\n{}", self.log());
+    }
+
     /// Sends a signal to the gateway process.
     pub fn signal(&self, signal: &str) {
         let pid = self.pid().expect("gateway running");
