@@ -90,26 +90,31 @@ http {{ access_log off; keepalive_requests 1000000;
         self.procs.append(pinned(CLIENT_CPU, ["nginx", "-c", str(conf), "-p", str(self.dir)]))
         wait_port(self.upstream_port)
 
-    def start_portcullis(self, port, store=None, auth="", binary=None):
+    def start_portcullis(self, port, store=None, auth="", binary=None, lean=False, prefix=()):
         """`auth`: extra config for the auth API measurements (brands, code
         delivery, rate limits); empty for the proxy contenders. `binary`:
-        another build than --binary (the PGO build)."""
+        another build than --binary (the PGO build). `lean`: request ids and
+        X-Forwarded-* off, so a proxied request gets only the identity
+        headers, as from the plain HAProxy contender. `prefix`: a command
+        the gateway runs under (valgrind)."""
         store = store or f"{{path: {self.dir}/portcullis-{port}.db}}"
         limits = "" if auth else "limits: {rate: {proxy_per_subject: null}}"
+        server = ", request_ids: false, forwarded_headers: false" if lean else ""
         return self.start_gateway_config("portcullis", port, store, limits + auth, """\
   - {name: jwt, path: /jwt/, upstream: up, auth: required,
      forward_claims: {X-Auth-User-Id: uid, X-Auth-Brand: org}}
   - {name: open, path: /open/, upstream: up, auth: none}
-""", binary)
+""", binary, server, prefix)
 
-    def start_gateway_config(self, name, port, store, extra, routes, binary=None):
+    def start_gateway_config(self, name, port, store, extra, routes, binary=None, server="", prefix=()):
         """A gateway pinned to the proxy CPU with one worker, the bench's
         signing key, `extra` top-level config, one upstream `up` and `routes`
-        (YAML list items); its config and log are `{name}-{port}.*`."""
+        (YAML list items), `server`: more server keys (", key: value");
+        its config and log are `{name}-{port}.*`."""
         secret = self.dir / "bench.secret"; secret.write_bytes(SECRET)
         conf = self.dir / f"{name}-{port}.yaml"
         conf.write_text(f"""server: {{threads: 1, access_log: false, log_level: warn,
-  pid_file: {self.dir}/{name}-{port}.pid, upgrade_sock: {self.dir}/{name}-{port}.sock}}
+  pid_file: {self.dir}/{name}-{port}.pid, upgrade_sock: {self.dir}/{name}-{port}.sock{server}}}
 listen: [{{address: 127.0.0.1:{port}}}]
 admin: {{address: 127.0.0.1:{free_port()}}}
 store: {store}
@@ -120,10 +125,10 @@ upstreams:
   up: {{backends: [127.0.0.1:{self.upstream_port}]}}
 routes:
 {routes}""")
-        p = pinned(PROXY_CPU, [str(binary or self.args.binary), "run", "-c", str(conf)],
+        p = pinned(PROXY_CPU, [*prefix, str(binary or self.args.binary), "run", "-c", str(conf)],
                    stderr=open(self.dir / f"{name}-{port}.log", "w"))
         p.config = conf
-        self.procs.append(p); wait_port(port); return p
+        self.procs.append(p); wait_port(port, timeout=120 if prefix else 20); return p
 
     def start_bare_pingora(self, port):
         """examples/bare_pingora.rs: Pingora alone, no auth, one worker."""
@@ -194,8 +199,9 @@ http {{ access_log off; keepalive_requests 1000000;
     # --- measurement -------------------------------------------------------
     def contenders(self):
         auth = f"Authorization: Bearer {self.token}"
-        pj, po, bp, hp, hs, nx = (free_port() for _ in range(6))
+        pj, pl, po, bp, hp, hs, nx = (free_port() for _ in range(7))
         self.portcullis_pid = self.start_portcullis(pj).pid
+        self.start_portcullis(pl, lean=True)
         self.start_portcullis(po)
         self.start_bare_pingora(bp)
         self.start_haproxy(hp)
@@ -203,13 +209,18 @@ http {{ access_log off; keepalive_requests 1000000;
         self.start_nginx_proxy(nx)
         pgo = []
         if getattr(self.args, "pgo_binary", None):
-            gj, go = free_port(), free_port()
+            gj, gl, go = free_port(), free_port(), free_port()
             self.start_portcullis(gj, binary=self.args.pgo_binary)
+            self.start_portcullis(gl, binary=self.args.pgo_binary, lean=True)
             self.start_portcullis(go, binary=self.args.pgo_binary)
             pgo = [("portcullis-jwt-pgo", f"http://127.0.0.1:{gj}/jwt/x", auth),
+                   ("portcullis-jwt-lean-pgo", f"http://127.0.0.1:{gl}/jwt/x", auth),
                    ("portcullis-none-pgo", f"http://127.0.0.1:{go}/open/x", None)]
         return [
             ("portcullis-jwt", f"http://127.0.0.1:{pj}/jwt/x", auth),
+            # server.request_ids and server.forwarded_headers off: only the
+            # identity headers are added, the plain HAProxy contender's work.
+            ("portcullis-jwt-lean", f"http://127.0.0.1:{pl}/jwt/x", auth),
             ("portcullis-none", f"http://127.0.0.1:{po}/open/x", None),
             # The same request as portcullis-jwt (the token is sent, not
             # checked): what verifying costs, apart from carrying the token.
@@ -391,6 +402,9 @@ otp_delivery: {{kind: webhook, url: "http://127.0.0.1:{webhook_port}/otp", timeo
             ("Portcullis JWT / HAProxy jwt_verify setting the same forwarding headers (X-Forwarded-For, "
              "X-Forwarded-Proto, X-Request-Id both ways)", ratio("portcullis-jwt", "haproxy-jwt-same-headers"),
              "(equal work)"),
+            ("Portcullis JWT with request ids and X-Forwarded-* off (server.request_ids, "
+             "server.forwarded_headers: the identity headers only) / HAProxy jwt_verify",
+             ratio("portcullis-jwt-lean", "haproxy-jwt"), "(equal work)"),
             ("Portcullis JWT / Portcullis no auth, same request (token sent, not checked)",
              ratio("portcullis-jwt", "portcullis-none-token"), ">= 0.95"),
             ("Portcullis JWT / Portcullis no auth, no token sent (also the cost of a 440-byte header)",
@@ -407,6 +421,8 @@ otp_delivery: {{kind: webhook, url: "http://127.0.0.1:{webhook_port}/otp", timeo
                  ">= 1.0 (stretch 1.2)"),
                 ("Portcullis JWT, PGO build / HAProxy jwt_verify setting the same forwarding headers",
                  ratio("portcullis-jwt-pgo", "haproxy-jwt-same-headers"), "(equal work)"),
+                ("Portcullis JWT, PGO build, request ids and X-Forwarded-* off / HAProxy jwt_verify",
+                 ratio("portcullis-jwt-lean-pgo", "haproxy-jwt"), "(equal work)"),
                 ("Portcullis JWT, PGO build / nginx proxy_pass", ratio("portcullis-jwt-pgo", "nginx-proxy"), ">= 0.7"),
                 ("Portcullis JWT, PGO build / Portcullis JWT, plain release build",
                  ratio("portcullis-jwt-pgo", "portcullis-jwt"), "(what PGO gives)"),

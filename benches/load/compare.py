@@ -8,9 +8,19 @@ the medians and new/old ratios per route.
     cp target/release/portcullis /tmp/portcullis-before   # build and keep the old one
     # ... change, cargo build --release ...
     python3 benches/load/compare.py /tmp/portcullis-before target/release/portcullis
+    python3 benches/load/compare.py --new-lean target/release/portcullis target/release/portcullis
 
-Needs wrk, nginx and taskset (benches/load/run.sh installs them)."""
-import argparse, statistics, sys, time, types
+With --instructions it counts instead of timing: each build runs under
+valgrind's callgrind and serves two request counts per route (hey, keep-alive);
+the difference of the two totals over the difference of the counts is the
+instructions per request, the same from run to run whatever else the machine
+does. It is blind to what costs time without instructions (cache misses,
+system calls, waiting), so it complements the timed rounds, where noise
+allows them, rather than replacing them.
+
+Needs wrk, nginx and taskset (benches/load/run.sh installs them); hey and
+valgrind for --instructions."""
+import argparse, re, signal, statistics, subprocess, sys, time, types
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -24,12 +34,21 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--new-lean", action="store_true",
+                    help="run the new build with server.request_ids and server.forwarded_headers off "
+                         "(with the same binary twice: what those headers cost)")
+    ap.add_argument("--instructions", action="store_true",
+                    help="count instructions per request under callgrind instead of timing req/s")
+    ap.add_argument("--requests", default="2000,10000",
+                    help="with --instructions: the two request counts per route")
     args = ap.parse_args()
     for binary in (args.old, args.new):
         if not binary.is_file():
             sys.exit(f"no such binary: {binary}")
 
     b = bench.Bench(types.SimpleNamespace(duration=args.duration, connections=args.connections))
+    if args.instructions:
+        return count_instructions(b, args)
     auth = f"Authorization: Bearer {b.token}"
     try:
         b.start_upstream()
@@ -37,7 +56,7 @@ def main():
         for build, binary in (("old", args.old), ("new", args.new)):
             b.args.binary = binary
             port = bench.free_port()
-            b.start_portcullis(port)
+            b.start_portcullis(port, lean=build == "new" and args.new_lean)
             urls[build] = {"jwt": (f"http://127.0.0.1:{port}/jwt/x", auth),
                            "open": (f"http://127.0.0.1:{port}/open/x", None)}
         time.sleep(6)  # past the allocator's start-up window (src/allocator.rs)
@@ -62,6 +81,53 @@ def main():
     finally:
         for p in b.procs:
             bench.stop(p)
+
+
+def count_instructions(b, args):
+    small, large = (int(n) for n in args.requests.split(","))
+    auth = f"Authorization: Bearer {b.token}"
+    routes = {"jwt": ("/jwt/x", auth), "open": ("/open/x", None)}
+    per_request = {}
+    try:
+        b.start_upstream()
+        for build, binary in (("old", args.old), ("new", args.new)):
+            b.args.binary = binary
+            for route, (path, header) in routes.items():
+                totals = []
+                for n in (small, large):
+                    totals.append(instructions_for(b, build, route, path, header, n, args.new_lean))
+                per_request[(build, route)] = (totals[1] - totals[0]) / (large - small)
+                print(f"{build} {route}: {totals[0]:,} instructions for {small:,} requests, "
+                      f"{totals[1]:,} for {large:,}: {per_request[(build, route)]:,.0f} per request",
+                      flush=True)
+    finally:
+        for p in b.procs:
+            bench.stop(p)
+    print()
+    for route in routes:
+        old, new = per_request[("old", route)], per_request[("new", route)]
+        print(f"{route}: instructions per request old {old:,.0f}, new {new:,.0f}; new/old {new / old:.3f}")
+
+
+def instructions_for(b, build, route, path, header, requests, new_lean):
+    """Total instructions of one gateway process under callgrind that
+    starts, serves `requests` requests on `path` and stops."""
+    out = b.dir / f"callgrind-{build}-{route}-{requests}.out"
+    prefix = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-instr=no"]
+    port = bench.free_port()
+    p = b.start_portcullis(port, lean=build == "new" and new_lean, prefix=prefix)
+    time.sleep(6)  # past the allocator's start-up window (src/allocator.rs)
+    url = f"http://127.0.0.1:{port}{path}"
+    b.sanity(f"{build} {route}", url, header)
+    cmd = ["hey", "-n", str(requests - 1), "-c", "4"] + (["-H", header] if header else []) + [url]
+    subprocess.run(cmd, check=True, capture_output=True)
+    p.send_signal(signal.SIGINT)
+    p.wait(120)
+    b.procs.remove(p)
+    summary = re.search(r"^summary:\s+(\d+)", out.read_text(), re.M)
+    if not summary:
+        raise RuntimeError(f"no callgrind summary in {out}")
+    return int(summary.group(1))
 
 
 if __name__ == "__main__":
