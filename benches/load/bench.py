@@ -130,12 +130,13 @@ routes:
         p.config = conf
         self.procs.append(p); wait_port(port, timeout=120 if prefix else 20); return p
 
-    def start_bare_pingora(self, port):
-        """examples/bare_pingora.rs: Pingora alone, no auth, one worker."""
-        p = pinned(PROXY_CPU, [str(self.args.bare_pingora), f"127.0.0.1:{port}",
+    def start_bare_pingora(self, port, prefix=()):
+        """examples/bare_pingora.rs: Pingora alone, no auth, one worker;
+        `prefix`: a command it runs under (valgrind)."""
+        p = pinned(PROXY_CPU, [*prefix, str(self.args.bare_pingora), f"127.0.0.1:{port}",
                                f"127.0.0.1:{self.upstream_port}"],
                    stderr=open(self.dir / "bare-pingora.log", "w"))
-        self.procs.append(p); wait_port(port); return p
+        self.procs.append(p); wait_port(port, timeout=120 if prefix else 20); return p
 
     def start_redis(self):
         port = free_port()

@@ -41,6 +41,8 @@ def main():
                     help="count instructions per request under callgrind instead of timing req/s")
     ap.add_argument("--requests", default="2000,10000",
                     help="with --instructions: the two request counts per route")
+    ap.add_argument("--bare-pingora", type=Path, default=None,
+                    help="with --instructions: also count this bare Pingora proxy (examples/bare_pingora.rs)")
     args = ap.parse_args()
     for binary in (args.old, args.new):
         if not binary.is_file():
@@ -87,19 +89,27 @@ def count_instructions(b, args):
     small, large = (int(n) for n in args.requests.split(","))
     auth = f"Authorization: Bearer {b.token}"
     routes = {"jwt": ("/jwt/x", auth), "open": ("/open/x", None)}
+
+    def gateway(binary, lean):
+        def start(port, prefix):
+            b.args.binary = binary
+            return b.start_portcullis(port, lean=lean, prefix=prefix)
+        return start
+
+    runs = [(build, route, gateway(binary, build == "new" and args.new_lean), path, header)
+            for build, binary in (("old", args.old), ("new", args.new))
+            for route, (path, header) in routes.items()]
+    if args.bare_pingora:
+        b.args.bare_pingora = args.bare_pingora
+        runs.append(("bare-pingora", "open", lambda port, prefix: b.start_bare_pingora(port, prefix), "/x", None))
     per_request = {}
     try:
         b.start_upstream()
-        for build, binary in (("old", args.old), ("new", args.new)):
-            b.args.binary = binary
-            for route, (path, header) in routes.items():
-                totals = []
-                for n in (small, large):
-                    totals.append(instructions_for(b, build, route, path, header, n, args.new_lean))
-                per_request[(build, route)] = (totals[1] - totals[0]) / (large - small)
-                print(f"{build} {route}: {totals[0]:,} instructions for {small:,} requests, "
-                      f"{totals[1]:,} for {large:,}: {per_request[(build, route)]:,.0f} per request",
-                      flush=True)
+        for build, route, start, path, header in runs:
+            totals = [instructions_for(b, f"{build}-{route}", start, path, header, n) for n in (small, large)]
+            per_request[(build, route)] = (totals[1] - totals[0]) / (large - small)
+            print(f"{build} {route}: {totals[0]:,} instructions for {small:,} requests, "
+                  f"{totals[1]:,} for {large:,}: {per_request[(build, route)]:,.0f} per request", flush=True)
     finally:
         for p in b.procs:
             bench.stop(p)
@@ -107,19 +117,27 @@ def count_instructions(b, args):
     for route in routes:
         old, new = per_request[("old", route)], per_request[("new", route)]
         print(f"{route}: instructions per request old {old:,.0f}, new {new:,.0f}; new/old {new / old:.3f}")
+    if ("bare-pingora", "open") in per_request:
+        bare = per_request[("bare-pingora", "open")]
+        print(f"bare Pingora: {bare:,.0f} per request; new jwt / bare {per_request[('new', 'jwt')] / bare:.3f}, "
+              f"new open / bare {per_request[('new', 'open')] / bare:.3f}")
 
 
-def instructions_for(b, build, route, path, header, requests, new_lean):
-    """Total instructions of one gateway process under callgrind that
-    starts, serves `requests` requests on `path` and stops."""
-    out = b.dir / f"callgrind-{build}-{route}-{requests}.out"
-    prefix = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-instr=no"]
+def instructions_for(b, label, start, path, header, requests):
+    """Instructions one proxy process spends on `requests` requests to
+    `path` under callgrind (`start(port, prefix)` starts it)."""
+    out = b.dir / f"callgrind-{label}-{requests}.out"
+    # Counting starts after start-up and a first request (one-time work such
+    # as the TSC clock's calibration, whose length varies from run to run).
+    prefix = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-instr=no",
+              "--instr-atstart=no"]
     port = bench.free_port()
-    p = b.start_portcullis(port, lean=build == "new" and new_lean, prefix=prefix)
+    p = start(port, prefix)
     time.sleep(6)  # past the allocator's start-up window (src/allocator.rs)
     url = f"http://127.0.0.1:{port}{path}"
-    b.sanity(f"{build} {route}", url, header)
-    cmd = ["hey", "-n", str(requests - 1), "-c", "4"] + (["-H", header] if header else []) + [url]
+    b.sanity(label, url, header)
+    subprocess.run(["callgrind_control", "--instr=on", str(p.pid)], check=True, capture_output=True)
+    cmd = ["hey", "-n", str(requests), "-c", "4"] + (["-H", header] if header else []) + [url]
     subprocess.run(cmd, check=True, capture_output=True)
     p.send_signal(signal.SIGINT)
     p.wait(120)
