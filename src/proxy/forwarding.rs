@@ -5,6 +5,7 @@
 //! id is there when the request has one (`server.request_ids`).
 
 use super::request_id::RequestId;
+use http::HeaderValue;
 use ipnet::IpNet;
 use pingora_http::RequestHeader;
 use std::net::IpAddr;
@@ -110,26 +111,54 @@ pub fn add_forwarded(req: &mut RequestHeader, peer: Option<IpAddr>, peer_trusted
     };
     let xff = match (peer, peer_trusted) {
         (Some(p), true) => match incoming() {
-            chain if chain.is_empty() => p.to_string(),
-            chain => format!("{chain}, {p}"),
+            chain if chain.is_empty() => Some(address_value(p)),
+            chain => HeaderValue::try_from(format!("{chain}, {p}")).ok(),
         },
-        (Some(p), false) => p.to_string(),
-        (None, true) => incoming(),
-        (None, false) => String::new(),
+        (Some(p), false) => Some(address_value(p)),
+        (None, true) => HeaderValue::try_from(incoming()).ok(),
+        (None, false) => None,
     };
     // Inserting replaces every client copy; with nothing to insert they go.
-    if xff.is_empty() {
-        req.remove_header(X_FORWARDED_FOR);
-    } else {
-        let _ = req.insert_header(X_FORWARDED_FOR, xff);
+    match xff {
+        Some(xff) if !xff.is_empty() => {
+            let _ = req.insert_header(X_FORWARDED_FOR, xff);
+        }
+        _ => {
+            req.remove_header(X_FORWARDED_FOR);
+        }
     }
     let https = peer_trusted
         && req
             .headers
             .get(X_FORWARDED_PROTO)
             .is_some_and(|v| v.as_bytes() == b"https");
-    let proto = http::HeaderValue::from_static(if https { "https" } else { "http" });
+    let proto = HeaderValue::from_static(if https { "https" } else { "http" });
     let _ = req.insert_header(X_FORWARDED_PROTO, proto);
+}
+
+/// An address as a header value; IPv4 (every request's peer, mostly)
+/// written digit by digit rather than through `fmt`.
+fn address_value(ip: IpAddr) -> HeaderValue {
+    let value = match ip {
+        IpAddr::V4(v4) => {
+            let mut text = [0u8; 15];
+            let mut len = 0;
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    text[len] = b'.';
+                    len += 1;
+                }
+                let mut digits = itoa::Buffer::new();
+                let digits = digits.format(octet).as_bytes();
+                text[len..len + digits.len()].copy_from_slice(digits);
+                len += digits.len();
+            }
+            HeaderValue::from_bytes(&text[..len])
+        }
+        IpAddr::V6(v6) => HeaderValue::try_from(v6.to_string()),
+    };
+    // Digits, dots, colons and hex are always a valid value.
+    value.unwrap_or_else(|_| HeaderValue::from_static("unknown"))
 }
 
 /// With `server.forwarded_headers` off: a trusted proxy's X-Forwarded-For
@@ -303,5 +332,20 @@ mod tests {
         assert!(req.headers.get("x-request-id").is_none());
         set_request_id(&mut req, &rid("edge-1"));
         assert_eq!(req.headers.get("x-request-id").unwrap(), "edge-1");
+    }
+
+    #[test]
+    fn addresses_are_written_as_their_usual_text() {
+        for text in [
+            "0.0.0.0",
+            "9.10.99.100",
+            "203.0.113.5",
+            "255.255.255.255",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let value = address_value(text.parse().unwrap());
+            assert_eq!(value.to_str().unwrap(), text);
+        }
     }
 }
