@@ -281,13 +281,23 @@ async fn request_ids_and_forwarded_headers_can_be_left_to_a_proxy_in_front() {
     }
     assert_eq!(seen["host"], format!("127.0.0.1:{}", gw.port));
 
-    // The gateway's own answers and refusals carry no id either.
+    // The gateway's own answers (a refusal, the auth API) and refused heads
+    // carry no id either.
     let resp = common::client()
         .get(gw.url("/private/x"))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 401);
+    assert!(resp.headers().get("x-request-id").is_none());
+    let resp = common::client()
+        .post(gw.url("/auth/v1/token/generate"))
+        .header("content-type", "application/json")
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
     assert!(resp.headers().get("x-request-id").is_none());
     let raw = raw_request(gw.port, b"GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").await;
     assert!(raw.starts_with("HTTP/1.1 400"), "{raw}");
