@@ -3,8 +3,10 @@
 //! upstream request, the response and the access log share one buffer
 //! instead of each copying (and re-checking) the text.
 
+use super::forwarding::X_REQUEST_ID;
 use bytes::Bytes;
 use http::HeaderValue;
+use pingora_http::ResponseHeader;
 use std::fmt;
 
 /// The longest incoming id believed from a trusted proxy.
@@ -59,6 +61,15 @@ impl RequestId {
     /// The header value, to set on a request or response (shares the buffer).
     pub fn header(&self) -> HeaderValue {
         self.0.clone()
+    }
+
+    /// Names the id on a response (proxied or the gateway's own) as
+    /// X-Request-Id; a request without an id leaves the response as it is.
+    pub fn set_on(&self, resp: &mut ResponseHeader) -> pingora_error::Result<()> {
+        if !self.is_empty() {
+            resp.insert_header(X_REQUEST_ID, self.header())?;
+        }
+        Ok(())
     }
 
     /// The id as text; every id is visible ASCII, so this is never lossy.

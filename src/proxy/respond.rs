@@ -1,7 +1,6 @@
 //! Answers the gateway writes itself: JSON envelopes with the right status,
 //! and the mapping of proxy failures to 502/503/504.
 
-use super::forwarding::X_REQUEST_ID;
 use super::request_id::RequestId;
 use crate::envelope::error_json;
 use bytes::Bytes;
@@ -21,9 +20,7 @@ pub async fn json(
     resp.insert_header(http::header::CONTENT_TYPE, "application/json")?;
     resp.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
     resp.insert_header(http::header::CACHE_CONTROL, "no-store")?;
-    if !request_id.is_empty() {
-        resp.insert_header(X_REQUEST_ID, request_id.header())?;
-    }
+    request_id.set_on(&mut resp)?;
     for (k, v) in extra {
         resp.append_header(k.to_string(), *v)?;
     }

@@ -307,10 +307,7 @@ impl ProxyHttp for Proxy {
                 .upstream_duration()
                 .observe(started.elapsed().as_secs_f64());
         }
-        if !ctx.request_id.is_empty() {
-            upstream_response.insert_header(forwarding::X_REQUEST_ID, ctx.request_id.header())?;
-        }
-        Ok(())
+        ctx.request_id.set_on(upstream_response)
     }
 
     async fn fail_to_proxy(
