@@ -62,6 +62,12 @@ def pinned(cpu, argv, **kw):
                             stderr=kw.pop("stderr", subprocess.DEVNULL), **kw)
 
 
+def http_status(url, *curl_args):
+    """The status code `url` answers (curl's text; "000" when nothing answers)."""
+    return subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", *curl_args, url],
+                          capture_output=True, text=True).stdout
+
+
 def stop(p):
     if p and p.poll() is None:
         p.send_signal(signal.SIGINT)
@@ -236,9 +242,7 @@ http {{ access_log off; keepalive_requests 1000000;
         ]
 
     def sanity(self, name, url, header):
-        cmd = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url]
-        if header: cmd[1:1] = ["-H", header]
-        code = subprocess.run(cmd, capture_output=True, text=True).stdout
+        code = http_status(url, *(["-H", header] if header else []))
         if code != "200":
             raise RuntimeError(f"{name}: {url} answered {code}, not 200; not benchmarking a failing contender")
 

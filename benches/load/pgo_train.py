@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402
-from bench import CLIENT_CPU, free_port, stop  # noqa: E402
+from bench import CLIENT_CPU, free_port, http_status, stop  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,8 +40,7 @@ class Training(bench.Bench):
 """)
 
     def expect(self, url, code, *curl_args):
-        got = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", *curl_args, url],
-                             capture_output=True, text=True).stdout
+        got = http_status(url, *curl_args)
         if got != str(code):
             raise RuntimeError(f"training: {url} {' '.join(curl_args)} answered {got}, expected {code}")
 
