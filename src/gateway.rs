@@ -45,8 +45,11 @@ pub struct Snapshot {
 /// per snapshot rather than per request.
 #[derive(Clone)]
 pub struct RoutePlan {
-    /// The identity headers the route sets: lower-case name and claim.
-    pub forwarded: Vec<(bytes::Bytes, String)>,
+    /// The identity headers the route sets: name and claim.
+    pub forwarded: Vec<(http::HeaderName, String)>,
+    /// Where the route's credential travels, removed upstream unless the
+    /// route forwards it.
+    pub credential_headers: Vec<http::HeaderName>,
     pub metrics: RouteMetrics,
 }
 
@@ -54,6 +57,7 @@ impl RoutePlan {
     fn new(route: &Route) -> Self {
         RoutePlan {
             forwarded: crate::proxy::identity_headers::forwarded(route),
+            credential_headers: crate::proxy::identity_headers::credential_headers(route),
             metrics: RouteMetrics::new(route.label()),
         }
     }

@@ -422,3 +422,78 @@ async fn an_auth_body_that_trickles_in_too_slowly_gets_408() {
     assert!(raw.starts_with("HTTP/1.1 408"), "{raw}");
     assert_eq!(json_body(&raw)["status"]["code"], 408);
 }
+
+/// GET `path` with a bearer token and a header spelled in mixed case; the
+/// raw answer and what the upstream saw.
+async fn get_with_mixed_case_header(gw: &Gateway, path: &str, token: &str) -> (String, Value) {
+    let raw = raw_request(
+        gw.port,
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: svc.local\r\nAuthorization: Bearer {token}\r\n\
+             X-Custom-Thing: 1\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    let seen = json_body(&raw);
+    (raw, seen)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn header_names_leave_in_lower_case_unless_their_case_is_preserved() {
+    let a = Upstream::start("a").await;
+    let gw = Gateway::start(&format!(
+        "upstreams:\n{}routes:\n  - {{path: /, upstream: api}}\n",
+        upstream_block("api", &[a.address()], ""),
+    ))
+    .await;
+    let token = gw.mint("user-7", &[]);
+    let names = |seen: &Value| -> Vec<String> {
+        seen["header_names"]
+            .as_array()
+            .expect("the upstream lists the names it got")
+            .iter()
+            .map(|n| n.as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // By default, as HAProxy and Envoy send them: lower case, title case for
+    // the few standard names Pingora knows.
+    let (raw, seen) = get_with_mixed_case_header(&gw, "/x", &token).await;
+    let sent = names(&seen);
+    for name in [
+        "Host",
+        "x-custom-thing",
+        "x-auth-user-id",
+        "x-forwarded-for",
+        "x-request-id",
+    ] {
+        assert!(sent.iter().any(|n| n == name), "{name} not in {sent:?}");
+    }
+    assert!(raw.contains("\r\nx-served-by: a\r\n"), "{raw}");
+    assert!(
+        raw.contains("\r\nContent-Type: application/json\r\n"),
+        "{raw}"
+    );
+    assert_eq!(seen["headers"]["x-auth-user-id"], "user-7");
+
+    // Preserved: each name as the client or the upstream wrote it; the
+    // gateway's own headers and the route's policy are the same.
+    gw.reload_with_server_keys("preserve_header_case: true")
+        .await;
+    let (raw, seen) = get_with_mixed_case_header(&gw, "/x", &token).await;
+    let sent = names(&seen);
+    assert!(sent.iter().any(|n| n == "X-Custom-Thing"), "{sent:?}");
+    assert!(!sent.iter().any(|n| n == "x-custom-thing"), "{sent:?}");
+    assert!(raw.contains("\r\nX-Served-By: a\r\n"), "{raw}");
+    assert_eq!(seen["headers"]["x-auth-user-id"], "user-7");
+    assert_eq!(seen["headers"]["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(seen["headers"]["x-custom-thing"], "1");
+    assert!(seen["headers"].get("connection").is_none(), "{seen}");
+    let answered_id = raw
+        .lines()
+        .find_map(|line| line.strip_prefix("x-request-id: "))
+        .expect("the response names its request id");
+    assert_eq!(seen["headers"]["x-request-id"], answered_id);
+}

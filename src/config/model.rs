@@ -66,6 +66,12 @@ pub struct Server {
     /// Off: neither is set; a trusted proxy's copies pass unchanged and an
     /// untrusted client's are removed.
     pub forwarded_headers: bool,
+    /// Send header names as the client and the upstream wrote them. Off: the
+    /// headers of proxied requests and responses leave with lower-case names
+    /// (title case for a few standard ones), as HAProxy and Envoy send them,
+    /// which spares the gateway a second header map per head. HTTP header
+    /// names are case-insensitive; turn this on for a peer that is not.
+    pub preserve_header_case: bool,
 }
 
 impl Default for Server {
@@ -84,6 +90,7 @@ impl Default for Server {
             log_level: "info".into(),
             request_ids: true,
             forwarded_headers: true,
+            preserve_header_case: false,
         }
     }
 }

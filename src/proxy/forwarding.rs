@@ -4,25 +4,25 @@
 //! The first two are the operator's choice (`server.forwarded_headers`), the
 //! id is there when the request has one (`server.request_ids`).
 
+use super::header_edit::HeaderEdit;
 use super::request_id::RequestId;
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 use ipnet::IpNet;
-use pingora_http::RequestHeader;
 use std::net::IpAddr;
 
-pub const X_FORWARDED_FOR: &str = "x-forwarded-for";
-pub const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
-pub const X_REQUEST_ID: &str = "x-request-id";
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Headers that describe one connection (RFC 9110 section 7.6.1). Framing
 /// (`Transfer-Encoding`) is left to Pingora, which re-frames the body.
-const HOP_BY_HOP: &[&str] = &[
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authorization",
-    "proxy-authenticate",
-    "te",
-    "trailer",
+const HOP_BY_HOP: [HeaderName; 6] = [
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    HeaderName::from_static("proxy-authorization"),
+    HeaderName::from_static("proxy-authenticate"),
+    http::header::TE,
+    http::header::TRAILER,
 ];
 
 pub fn is_trusted(peer: Option<IpAddr>, trusted: &[IpNet]) -> bool {
@@ -53,56 +53,61 @@ pub fn client_ip(peer: Option<IpAddr>, xff: Option<&str>, trusted: &[IpNet]) -> 
 
 /// Removes hop-by-hop headers, including those named in `Connection`.
 /// `Connection: upgrade` with an `Upgrade` header is kept so WebSockets pass.
-pub fn strip_hop_by_hop(req: &mut RequestHeader) {
+pub fn strip_hop_by_hop(req: &mut impl HeaderEdit) {
     // One pass over the names first: most requests carry none of these,
     // and looking each one up by name costs more than the pass.
-    let present = req.headers.keys().any(|name| {
+    let present = req.headers().keys().any(|name| {
         *name == http::header::CONNECTION
             || *name == http::header::UPGRADE
-            || HOP_BY_HOP.contains(&name.as_str())
+            || HOP_BY_HOP.contains(name)
     });
     if !present {
         return;
     }
-    let mut named: Vec<String> = Vec::new();
+    let mut named: Vec<HeaderName> = Vec::new();
     let mut upgrade = false;
-    for v in req.headers.get_all(http::header::CONNECTION) {
+    for v in req.headers().get_all(http::header::CONNECTION) {
         if let Ok(s) = v.to_str() {
             for token in s.split(',') {
                 let t = token.trim().to_ascii_lowercase();
                 if t == "upgrade" {
                     upgrade = true;
                 } else if !t.is_empty() && t != "close" && t != "keep-alive" {
-                    named.push(t);
-                } else if t == "keep-alive" {
-                    // covered by HOP_BY_HOP
+                    // keep-alive is in HOP_BY_HOP; a token that is no
+                    // header name names nothing to remove.
+                    if let Ok(name) = HeaderName::from_bytes(t.as_bytes()) {
+                        named.push(name);
+                    }
                 }
             }
         }
     }
-    for h in HOP_BY_HOP {
-        req.remove_header(*h);
+    for h in &HOP_BY_HOP {
+        req.unset(h);
     }
     for h in named {
         // never let a client use Connection to strip framing or routing headers
         if !matches!(h.as_str(), "transfer-encoding" | "content-length" | "host") {
-            req.remove_header(h.as_str());
+            req.unset(&h);
         }
     }
-    if upgrade && req.headers.contains_key(http::header::UPGRADE) {
-        let _ = req.insert_header(http::header::CONNECTION, "upgrade");
+    if upgrade && req.headers().contains_key(http::header::UPGRADE) {
+        req.set(
+            &http::header::CONNECTION,
+            HeaderValue::from_static("upgrade"),
+        );
     } else {
-        req.remove_header(&http::header::CONNECTION);
-        req.remove_header(&http::header::UPGRADE);
+        req.unset(&http::header::CONNECTION);
+        req.unset(&http::header::UPGRADE);
     }
 }
 
 /// Sets X-Forwarded-For and X-Forwarded-Proto on the upstream request
 /// (`server.forwarded_headers`, on by default).
-pub fn add_forwarded(req: &mut RequestHeader, peer: Option<IpAddr>, peer_trusted: bool) {
+pub fn add_forwarded(req: &mut impl HeaderEdit, peer: Option<IpAddr>, peer_trusted: bool) {
     // A client's own X-Forwarded-For is read only when its sender is trusted.
     let incoming = || {
-        req.headers
+        req.headers()
             .get_all(X_FORWARDED_FOR)
             .iter()
             .filter_map(|v| v.to_str().ok())
@@ -118,22 +123,18 @@ pub fn add_forwarded(req: &mut RequestHeader, peer: Option<IpAddr>, peer_trusted
         (None, true) => HeaderValue::try_from(incoming()).ok(),
         (None, false) => None,
     };
-    // Inserting replaces every client copy; with nothing to insert they go.
+    // Setting replaces every client copy; with nothing to set they go.
     match xff {
-        Some(xff) if !xff.is_empty() => {
-            let _ = req.insert_header(X_FORWARDED_FOR, xff);
-        }
-        _ => {
-            req.remove_header(X_FORWARDED_FOR);
-        }
+        Some(xff) if !xff.is_empty() => req.set(&X_FORWARDED_FOR, xff),
+        _ => req.unset(&X_FORWARDED_FOR),
     }
     let https = peer_trusted
         && req
-            .headers
+            .headers()
             .get(X_FORWARDED_PROTO)
             .is_some_and(|v| v.as_bytes() == b"https");
     let proto = HeaderValue::from_static(if https { "https" } else { "http" });
-    let _ = req.insert_header(X_FORWARDED_PROTO, proto);
+    req.set(&X_FORWARDED_PROTO, proto);
 }
 
 /// An address as a header value; IPv4 (every request's peer, mostly)
@@ -164,26 +165,27 @@ fn address_value(ip: IpAddr) -> HeaderValue {
 /// With `server.forwarded_headers` off: a trusted proxy's X-Forwarded-For
 /// and X-Forwarded-Proto pass as they came; an untrusted client's go, so an
 /// upstream never takes a client's word for its address or scheme.
-pub fn remove_untrusted_forwarded(req: &mut RequestHeader, peer_trusted: bool) {
+pub fn remove_untrusted_forwarded(req: &mut impl HeaderEdit, peer_trusted: bool) {
     if !peer_trusted {
-        req.remove_header(X_FORWARDED_FOR);
-        req.remove_header(X_FORWARDED_PROTO);
+        req.unset(&X_FORWARDED_FOR);
+        req.unset(&X_FORWARDED_PROTO);
     }
 }
 
 /// The upstream request carries the request's id as X-Request-Id, or none
 /// when it has none (ids off and no trusted proxy's): a client's copy goes.
-pub fn set_request_id(req: &mut RequestHeader, request_id: &RequestId) {
+pub fn set_request_id(req: &mut impl HeaderEdit, request_id: &RequestId) {
     if request_id.is_empty() {
-        req.remove_header(X_REQUEST_ID);
+        req.unset(&X_REQUEST_ID);
     } else {
-        let _ = req.insert_header(X_REQUEST_ID, request_id.header());
+        req.set(&X_REQUEST_ID, request_id.header());
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pingora_http::RequestHeader;
 
     fn nets(list: &[&str]) -> Vec<IpNet> {
         list.iter().map(|s| s.parse().unwrap()).collect()
@@ -322,6 +324,32 @@ mod tests {
             from_proxy.headers.get("x-forwarded-proto").unwrap(),
             "https"
         );
+    }
+
+    #[test]
+    fn a_plain_header_map_gets_the_same_edits_as_a_head_that_keeps_case() {
+        let mut head = RequestHeader::build("GET", b"/", None).unwrap();
+        for (name, value) in [
+            ("Connection", "close, X-Hop"),
+            ("X-Hop", "secret"),
+            ("Keep-Alive", "timeout=5"),
+            ("X-Forwarded-For", "198.51.100.7"),
+            ("X-Forwarded-Proto", "https"),
+            ("X-Request-Id", "client-made"),
+            ("Accept", "*/*"),
+        ] {
+            head.append_header(name, value).unwrap();
+        }
+        let mut map = head.headers.clone();
+        strip_hop_by_hop(&mut head);
+        add_forwarded(&mut head, ip("10.0.0.2"), true);
+        set_request_id(&mut head, &rid("edge-1"));
+        strip_hop_by_hop(&mut map);
+        add_forwarded(&mut map, ip("10.0.0.2"), true);
+        set_request_id(&mut map, &rid("edge-1"));
+        assert_eq!(map, head.headers);
+        assert_eq!(map["x-forwarded-for"], "198.51.100.7, 10.0.0.2");
+        assert!(map.get("x-hop").is_none());
     }
 
     #[test]

@@ -4,58 +4,80 @@
 //! false`. Client-sent copies of these headers were removed before.
 
 use super::credentials::X_API_KEY;
+use super::header_edit::HeaderEdit;
 use crate::config::Route;
 use crate::gateway::DEFAULT_FORWARD_CLAIMS;
 use crate::tokens::Identity;
-use bytes::Bytes;
-use pingora_http::RequestHeader;
+use http::HeaderName;
 use std::borrow::Cow;
 
-/// The identity headers a route sets, as (lower-case name, claim): its
+/// The identity headers a route sets, as (name, claim): its
 /// `forward_claims`, else the defaults. Built once per config snapshot.
-pub fn forwarded(route: &Route) -> Vec<(Bytes, String)> {
+/// Names were checked with the config; one that is no header name sets nothing.
+pub fn forwarded(route: &Route) -> Vec<(HeaderName, String)> {
     match &route.forward_claims {
         Some(map) => map
             .iter()
-            .map(|(header, claim)| (Bytes::from(header.to_ascii_lowercase()), claim.clone()))
+            .filter_map(|(header, claim)| Some((header_name(header)?, claim.clone())))
             .collect(),
         None => DEFAULT_FORWARD_CLAIMS
             .iter()
-            .map(|(header, claim)| (Bytes::from_static(header.as_bytes()), claim.to_string()))
+            .filter_map(|(header, claim)| Some((header_name(header)?, claim.to_string())))
             .collect(),
     }
+}
+
+/// Where a route's credential can travel, removed from the upstream request
+/// when the route does not forward it: Authorization, X-Api-Key and the
+/// route's `token_headers`.
+pub fn credential_headers(route: &Route) -> Vec<HeaderName> {
+    let mut names = vec![
+        http::header::AUTHORIZATION,
+        HeaderName::from_static(X_API_KEY),
+    ];
+    names.extend(route.token_headers.iter().filter_map(|h| header_name(h)));
+    names
+}
+
+fn header_name(text: &str) -> Option<HeaderName> {
+    HeaderName::from_bytes(text.to_ascii_lowercase().as_bytes()).ok()
 }
 
 /// Removes the client's own copies of any identity header (`names`: every
 /// one any route sets), so that no client can pose as a verified user.
 /// One pass over the request's names finds them; most requests carry none.
-pub fn remove_client_copies(upstream: &mut RequestHeader, names: &[http::HeaderName]) {
-    let sent: Vec<http::HeaderName> = upstream
-        .headers
+pub fn remove_client_copies(upstream: &mut impl HeaderEdit, names: &[HeaderName]) {
+    let sent: Vec<HeaderName> = upstream
+        .headers()
         .keys()
         .filter(|name| names.contains(name))
         .cloned()
         .collect();
     for name in &sent {
-        upstream.remove_header(name);
+        upstream.unset(name);
     }
 }
 
-/// Sets `forwarded` (the route's `forwarded` list) from `identity`.
+/// Sets `forwarded` (the route's `forwarded` list) from `identity` and,
+/// unless the route forwards the credential, removes it.
 pub fn add(
-    upstream: &mut RequestHeader,
+    upstream: &mut impl HeaderEdit,
     route: &Route,
-    forwarded: &[(Bytes, String)],
+    forwarded: &[(HeaderName, String)],
+    credential_headers: &[HeaderName],
     identity: &Identity,
 ) {
     for (header, claim) in forwarded {
-        set(upstream, header, identity, claim);
+        if let Some(value) = claim_value(identity, claim) {
+            // A claim that cannot be a header value (control characters) is left out.
+            if let Ok(v) = http::HeaderValue::from_str(&value) {
+                upstream.set(header, v);
+            }
+        }
     }
     if !route.forward_token {
-        upstream.remove_header(&http::header::AUTHORIZATION);
-        upstream.remove_header(X_API_KEY);
-        for h in &route.token_headers {
-            upstream.remove_header(h.as_str());
+        for h in credential_headers {
+            upstream.unset(h);
         }
     }
 }
@@ -75,19 +97,10 @@ fn claim_value<'a>(identity: &'a Identity, claim: &str) -> Option<Cow<'a, str>> 
     }
 }
 
-fn set(upstream: &mut RequestHeader, header: &Bytes, identity: &Identity, claim: &str) {
-    if let Some(value) = claim_value(identity, claim) {
-        // A claim that cannot be a header value (control characters) is left out.
-        if let Ok(v) = http::HeaderValue::from_str(&value) {
-            // A `Bytes` name is shared, not copied (a `HeaderName` would be).
-            let _ = upstream.insert_header(header.clone(), v);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pingora_http::RequestHeader;
 
     #[test]
     fn client_copies_of_identity_headers_are_removed_and_nothing_else() {

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod connection;
 pub mod credentials;
 pub mod forwarding;
+pub mod header_edit;
 pub mod identity_headers;
 pub mod policy;
 pub mod request_head;

@@ -67,7 +67,7 @@ impl RequestId {
     /// X-Request-Id; a request without an id leaves the response as it is.
     pub fn set_on(&self, resp: &mut ResponseHeader) -> pingora_error::Result<()> {
         if !self.is_empty() {
-            resp.insert_header(X_REQUEST_ID, self.header())?;
+            resp.insert_header(X_REQUEST_ID.clone(), self.header())?;
         }
         Ok(())
     }

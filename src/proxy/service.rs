@@ -6,6 +6,7 @@
 
 use super::cluster::Cluster;
 use super::forwarding;
+use super::header_edit::{self, HeaderEdit};
 use super::policy;
 use super::request_id::RequestId;
 use super::respond;
@@ -58,6 +59,34 @@ pub struct RequestCtx {
     pub identity: Option<Arc<Identity>>,
     /// When a proxied request's body must have arrived.
     pub body_deadline: Option<Instant>,
+}
+
+/// Headers the gateway may add to a proxied request: X-Forwarded-For,
+/// X-Forwarded-Proto, X-Request-Id and the default identity headers.
+const UPSTREAM_ADDITIONS: usize = 7;
+
+/// The upstream request's headers: hop-by-hop ones and client copies of
+/// identity headers removed, the verified identity, forwarding headers and
+/// the request id added.
+fn edit_upstream_request(upstream: &mut impl HeaderEdit, ctx: &RequestCtx) {
+    forwarding::strip_hop_by_hop(upstream);
+    identity_headers::remove_client_copies(upstream, &ctx.snapshot.identity_headers);
+    if let (Some(identity), Some(route)) = (&ctx.identity, &ctx.route) {
+        let plan = ctx.snapshot.plan(route);
+        identity_headers::add(
+            upstream,
+            route,
+            &plan.forwarded,
+            &plan.credential_headers,
+            identity,
+        );
+    }
+    if ctx.snapshot.config.server.forwarded_headers {
+        forwarding::add_forwarded(upstream, ctx.peer, ctx.peer_trusted);
+    } else {
+        forwarding::remove_untrusted_forwarded(upstream, ctx.peer_trusted);
+    }
+    forwarding::set_request_id(upstream, &ctx.request_id);
 }
 
 /// The host a request names: its Host header, else its absolute-form URI's.
@@ -281,18 +310,13 @@ impl ProxyHttp for Proxy {
         upstream: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> pingora_error::Result<()> {
-        forwarding::strip_hop_by_hop(upstream);
-        identity_headers::remove_client_copies(upstream, &ctx.snapshot.identity_headers);
-        if let (Some(identity), Some(route)) = (&ctx.identity, &ctx.route) {
-            let plan = ctx.snapshot.plan(route);
-            identity_headers::add(upstream, route, &plan.forwarded, identity);
-        }
-        if ctx.snapshot.config.server.forwarded_headers {
-            forwarding::add_forwarded(upstream, ctx.peer, ctx.peer_trusted);
+        if ctx.snapshot.config.server.preserve_header_case {
+            edit_upstream_request(upstream, ctx);
         } else {
-            forwarding::remove_untrusted_forwarded(upstream, ctx.peer_trusted);
+            header_edit::plain_request(upstream, UPSTREAM_ADDITIONS, |headers| {
+                edit_upstream_request(headers, ctx)
+            });
         }
-        forwarding::set_request_id(upstream, &ctx.request_id);
         Ok(())
     }
 
@@ -307,7 +331,17 @@ impl ProxyHttp for Proxy {
                 .upstream_duration()
                 .observe(started.elapsed().as_secs_f64());
         }
-        ctx.request_id.set_on(upstream_response)
+        if ctx.request_id.is_empty() {
+            return Ok(());
+        }
+        if ctx.snapshot.config.server.preserve_header_case {
+            upstream_response.set(&forwarding::X_REQUEST_ID, ctx.request_id.header());
+        } else {
+            header_edit::plain_response(upstream_response, 1, |headers| {
+                headers.set(&forwarding::X_REQUEST_ID, ctx.request_id.header())
+            });
+        }
+        Ok(())
     }
 
     async fn fail_to_proxy(

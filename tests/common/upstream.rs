@@ -1,5 +1,6 @@
 //! A small HTTP/1.1 upstream for tests. Every answer is JSON naming the
-//! backend and echoing the request (method, path, headers, body length).
+//! backend and echoing the request (method, path, headers, header names as
+//! written, body length), and names the backend in an `X-Served-By` header.
 //! `/healthz` answers 200 or 503 as the test sets it; `/slow?ms=N` waits N ms
 //! before answering.
 
@@ -96,6 +97,7 @@ async fn serve(
         let method = parts.next().unwrap_or("").to_string();
         let target = parts.next().unwrap_or("").to_string();
         let mut headers: BTreeMap<String, String> = BTreeMap::new();
+        let mut header_names: Vec<String> = Vec::new();
         loop {
             let mut line = String::new();
             if reader.read_line(&mut line).await? == 0 {
@@ -106,6 +108,7 @@ async fn serve(
                 break;
             }
             if let Some((k, v)) = line.split_once(':') {
+                header_names.push(k.trim().to_string());
                 let k = k.trim().to_ascii_lowercase();
                 let v = v.trim().to_string();
                 headers
@@ -148,6 +151,7 @@ async fn serve(
                     "method": method,
                     "target": target,
                     "headers": headers,
+                    "header_names": header_names,
                     "body_len": len,
                 }),
             )
@@ -159,7 +163,7 @@ async fn serve(
             "Service Unavailable"
         };
         let head = format!(
-            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nX-Served-By: {name}\r\nContent-Length: {}\r\n\r\n",
             text.len()
         );
         write.write_all(head.as_bytes()).await?;
