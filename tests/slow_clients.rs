@@ -166,6 +166,33 @@ async fn a_kept_alive_connection_waits_the_idle_timeout_not_the_header_deadline(
     assert_eq!(up.served(), 2);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kept_alive_connection_is_closed_once_idle_for_the_keepalive_timeout() {
+    let up = Upstream::start("api").await;
+    let gw = gateway(&up).await;
+    gw.reload_with_server_keys("keepalive_timeout: 1s").await;
+    let mut s = connect_and_send(&gw, b"GET /0 HTTP/1.1\r\nHost: a\r\n\r\n").await;
+    // Requests about 300 ms apart keep it open well past the timeout: each
+    // wait for the next request has the whole timeout again.
+    for i in 1..=4 {
+        let answer = read_for(&mut s, Duration::from_millis(300)).await;
+        assert!(answer.starts_with("HTTP/1.1 200 "), "request {i}: {answer}");
+        s.write_all(format!("GET /{i} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes())
+            .await
+            .expect("the connection is still open");
+    }
+    let last = read_for(&mut s, Duration::from_millis(300)).await;
+    assert!(last.starts_with("HTTP/1.1 200 "), "{last}");
+    // Then idle: closed without an answer.
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(8), s.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "closed without an answer: {read:?}"
+    );
+    assert_eq!(up.served(), 5);
+}
+
 /// Sends `piece(i)` every 300 ms (at most 40 times) until the gateway
 /// answers a JSON body or closes; returns what it answered.
 async fn trickle(s: &mut tokio::net::TcpStream, piece: impl Fn(usize) -> Vec<u8>) -> String {

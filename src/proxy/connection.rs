@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadBuf};
+use tokio::time::Sleep;
 
 /// The first read buffer of a head, taken once the client has sent
 /// something; most heads (a JWT included) fit.
@@ -79,6 +80,10 @@ impl ServerApp for ClientConnections {
     ) -> Option<Stream> {
         let mut persistent: Option<HttpPersistentSettings> = None;
         let mut kept_alive = false;
+        // One timer for the connection's waits for a head, moved on before
+        // each: a later deadline is one atomic store, where a new timer per
+        // request would be registered and cancelled every time.
+        let mut idle = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
         loop {
             let config = self.gateway.snapshot().config.clone();
             let limits = HeadLimits {
@@ -96,16 +101,17 @@ impl ServerApp for ClientConnections {
                 total: header_timeout,
                 kept_alive,
             };
-            let buf = match read_head(&mut stream, &limits, &deadlines, shutdown).await {
-                Head::Accepted(buf) => buf,
-                Head::Refused(refusal) => {
-                    // Boxed: its state lives only while a refusal is written,
-                    // not in every idle connection's future.
-                    Box::pin(refuse(&mut stream, refusal, &config.server)).await;
-                    return None;
-                }
-                Head::Gone => return None,
-            };
+            let buf =
+                match read_head(&mut stream, &limits, &deadlines, idle.as_mut(), shutdown).await {
+                    Head::Accepted(buf) => buf,
+                    Head::Refused(refusal) => {
+                        // Boxed: its state lives only while a refusal is written,
+                        // not in every idle connection's future.
+                        Box::pin(refuse(&mut stream, refusal, &config.server)).await;
+                        return None;
+                    }
+                    Head::Gone => return None,
+                };
             let serving = self.serve(stream, buf, persistent.take(), keepalive, shutdown);
             let reused = serving.await?;
             let (next, settings) = reused.consume();
@@ -191,19 +197,23 @@ async fn read_head(
     stream: &mut Stream,
     limits: &HeadLimits,
     deadlines: &Deadlines,
+    mut idle: Pin<&mut Sleep>,
     shutdown: &ShutdownWatch,
 ) -> Head {
     let mut shutdown = shutdown.clone();
     if *shutdown.borrow_and_update() && deadlines.kept_alive {
         return Head::Gone; // no new request on a kept-alive connection
     }
+    idle.as_mut()
+        .reset(tokio::time::Instant::now() + deadlines.idle);
     let first = tokio::select! {
         biased;
-        read = fast_timeout(deadlines.idle, first_read(stream)) => read,
+        read = first_read(stream) => read,
         _ = shutdown.changed() => return Head::Gone,
+        _ = idle => return Head::Gone,
     };
     let mut buf = match first {
-        Ok(Ok(buf)) if !buf.is_empty() => buf,
+        Ok(buf) if !buf.is_empty() => buf,
         _ => return Head::Gone,
     };
     let deadline = Instant::now() + deadlines.total;
