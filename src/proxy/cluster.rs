@@ -11,25 +11,51 @@ use pingora_load_balancing::selection::RoundRobin;
 use pingora_load_balancing::{Backend, LoadBalancer};
 use prometheus::Histogram;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 pub struct Cluster {
     pub name: String,
+    /// Runs the health checks (a background service, `server.rs`).
     pub lb: Arc<LoadBalancer<RoundRobin>>,
     pub config: Upstream,
     pub has_health_check: bool,
+    /// The backends, in the load balancer's order, and whether each passes
+    /// its health check as the checks last said.
+    backends: Arc<BackendHealth>,
+    /// The round-robin position.
+    next: AtomicUsize,
     /// `upstream_duration_seconds{upstream}`, looked up on first use.
     upstream_duration: OnceLock<Histogram>,
 }
 
-/// Keeps `portcullis_upstream_backend_healthy` in step with health checks.
+/// Each backend beside a flag the health checks keep: choosing a backend
+/// reads flags instead of hashing each candidate into the load balancer's
+/// health table (several SipHash rounds and a set per request).
+struct BackendHealth {
+    backends: Vec<Backend>,
+    healthy: Vec<AtomicBool>,
+}
+
+impl BackendHealth {
+    fn set(&self, target: &Backend, healthy: bool) {
+        if let Some(i) = self.backends.iter().position(|b| b == target) {
+            self.healthy[i].store(healthy, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Keeps `portcullis_upstream_backend_healthy` and the cluster's health
+/// flags in step with the health checks.
 struct HealthGauge {
     upstream: String,
+    backends: Arc<BackendHealth>,
 }
 
 #[async_trait]
 impl HealthObserve for HealthGauge {
     async fn observe(&self, target: &Backend, healthy: bool) {
+        self.backends.set(target, healthy);
         METRICS
             .upstream_backend_healthy
             .with_label_values(&[self.upstream.as_str(), &target.addr.to_string()])
@@ -41,6 +67,12 @@ impl Cluster {
     pub fn new(name: &str, config: &Upstream) -> std::io::Result<Self> {
         let mut lb =
             LoadBalancer::<RoundRobin>::try_from_iter(config.backends.iter().map(String::as_str))?;
+        // Every backend starts healthy, as in the load balancer's own table.
+        let listed: Vec<Backend> = lb.backends().get_backend().iter().cloned().collect();
+        let backends = Arc::new(BackendHealth {
+            healthy: listed.iter().map(|_| AtomicBool::new(true)).collect(),
+            backends: listed,
+        });
         for b in &config.backends {
             METRICS
                 .upstream_backend_healthy
@@ -84,6 +116,7 @@ impl Cluster {
             }));
             check.health_changed_callback = Some(Box::new(HealthGauge {
                 upstream: name.to_string(),
+                backends: backends.clone(),
             }));
             lb.set_health_check(Box::new(check));
             lb.health_check_frequency = Some(hc.interval.get());
@@ -94,6 +127,8 @@ impl Cluster {
             lb: Arc::new(lb),
             config: config.clone(),
             has_health_check: config.health_check.is_some(),
+            backends,
+            next: AtomicUsize::new(0),
             upstream_duration: OnceLock::new(),
         })
     }
@@ -113,17 +148,27 @@ impl Cluster {
     }
 
     /// A healthy backend other than those in `tried`, round robin.
-    pub fn select(&self, tried: &[SocketAddr]) -> Option<Backend> {
-        let n = self.config.backends.len().max(1) * 2;
-        self.lb.select_with(b"", n, |b, healthy| {
-            healthy && !b.addr.as_inet().is_some_and(|a| tried.contains(a))
-        })
+    pub fn select(&self, tried: &[SocketAddr]) -> Option<&Backend> {
+        let BackendHealth { backends, healthy } = &*self.backends;
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        (0..backends.len())
+            .map(|i| (start + i) % backends.len())
+            .find(|&i| {
+                healthy[i].load(Ordering::Relaxed)
+                    && !backends[i]
+                        .addr
+                        .as_inet()
+                        .is_some_and(|a| tried.contains(a))
+            })
+            .map(|i| &backends[i])
     }
 
     /// Whether at least one backend passes its health check.
     pub fn has_healthy_backend(&self) -> bool {
-        let backends = self.lb.backends().get_backend();
-        backends.iter().any(|b| self.lb.backends().ready(b))
+        self.backends
+            .healthy
+            .iter()
+            .any(|h| h.load(Ordering::Relaxed))
     }
 
     /// The peer Pingora connects to, with this cluster's timeouts.

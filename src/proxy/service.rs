@@ -286,7 +286,7 @@ impl ProxyHttp for Proxy {
             ctx.tried.push(*addr);
         }
         ctx.upstream_started = Some(Instant::now());
-        Ok(Box::new(cluster.peer(&backend)))
+        Ok(Box::new(cluster.peer(backend)))
     }
 
     fn fail_to_connect(
