@@ -497,3 +497,96 @@ async fn header_names_leave_in_lower_case_unless_their_case_is_preserved() {
         .expect("the response names its request id");
     assert_eq!(seen["headers"]["x-request-id"], answered_id);
 }
+
+/// A backend that accepts every request's switch to WebSocket and then
+/// sends back whatever arrives; the head it got is kept for the test.
+async fn upgrading_backend() -> (String, tokio::sync::oneshot::Receiver<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let (head_tx, head_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = conn.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the gateway closed before a whole head");
+            head.extend_from_slice(&buf[..n]);
+        }
+        let _ = head_tx.send(String::from_utf8_lossy(&head).into_owned());
+        conn.write_all(
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+              Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        loop {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    if conn.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    (address, head_rx)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_websocket_upgrade_passes_through_and_both_directions_flow() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (backend, head_rx) = upgrading_backend().await;
+    let gw = Gateway::start(&format!(
+        "upstreams:\n{}routes:\n  - {{path: /, upstream: api, auth: none}}\n",
+        upstream_block("api", &[backend], ""),
+    ))
+    .await;
+    let mut s = common::connect_and_send(
+        gw.port,
+        b"GET /live HTTP/1.1\r\nHost: svc.local\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await;
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .expect("an answer in time")
+            .unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+    // The backend was asked to switch, with the gateway's headers added.
+    let sent = head_rx.await.unwrap().to_ascii_lowercase();
+    assert!(
+        answer.starts_with("http/1.1 101 "),
+        "{answer}\nthe backend got:\n{sent}"
+    );
+    assert!(answer.contains("\r\nupgrade: websocket\r\n"), "{answer}");
+    assert!(answer.contains("\r\nsec-websocket-accept: "), "{answer}");
+    assert!(sent.contains("\r\nconnection: upgrade\r\n"), "{sent}");
+    assert!(sent.contains("\r\nupgrade: websocket\r\n"), "{sent}");
+    assert!(
+        sent.contains("\r\nsec-websocket-key: dghlihnhbxbszsbub25jzq==\r\n"),
+        "{sent}"
+    );
+    assert!(
+        sent.contains("\r\nx-forwarded-for: 127.0.0.1\r\n"),
+        "{sent}"
+    );
+
+    for message in [&b"hello"[..], b"and back again"] {
+        s.write_all(message).await.unwrap();
+        let mut echoed = vec![0u8; message.len()];
+        tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut echoed))
+            .await
+            .expect("the echo in time")
+            .unwrap();
+        assert_eq!(echoed, message);
+    }
+}

@@ -52,7 +52,9 @@ pub fn client_ip(peer: Option<IpAddr>, xff: Option<&str>, trusted: &[IpNet]) -> 
 }
 
 /// Removes hop-by-hop headers, including those named in `Connection`.
-/// `Connection: upgrade` with an `Upgrade` header is kept so WebSockets pass.
+/// `Connection: upgrade` with an `Upgrade` header is kept so WebSockets pass
+/// (Pingora's default upstream policy, before this, forwards only WebSocket
+/// upgrades and strips other protocols' `Upgrade`).
 pub fn strip_hop_by_hop(req: &mut impl HeaderEdit) {
     // One pass over the names first: most requests carry none of these,
     // and looking each one up by name costs more than the pass.
