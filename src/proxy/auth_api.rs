@@ -143,7 +143,7 @@ pub async fn serve(session: &mut Session, ctx: &mut RequestCtx) -> pingora_error
     resp.insert_header(http::header::CONTENT_TYPE, "application/json")?;
     resp.insert_header(http::header::CONTENT_LENGTH, answer.body.len().to_string())?;
     resp.insert_header(http::header::CACHE_CONTROL, "no-store")?;
-    ctx.request_id.set_on(&mut resp)?;
+    ctx.request_id.set_on(&mut resp);
     for (k, v) in &answer.headers {
         resp.insert_header(k.clone(), v.as_str())?;
     }

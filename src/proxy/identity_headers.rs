@@ -39,8 +39,9 @@ pub fn credential_headers(route: &Route) -> Vec<HeaderName> {
     names
 }
 
+/// A configured name (any case; `HeaderName` keeps names lower case).
 fn header_name(text: &str) -> Option<HeaderName> {
-    HeaderName::from_bytes(text.to_ascii_lowercase().as_bytes()).ok()
+    HeaderName::from_bytes(text.as_bytes()).ok()
 }
 
 /// Removes the client's own copies of any identity header (`names`: every

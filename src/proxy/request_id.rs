@@ -4,9 +4,9 @@
 //! instead of each copying (and re-checking) the text.
 
 use super::forwarding::X_REQUEST_ID;
+use super::header_edit::HeaderEdit;
 use bytes::Bytes;
 use http::HeaderValue;
-use pingora_http::ResponseHeader;
 use std::fmt;
 
 /// The longest incoming id believed from a trusted proxy.
@@ -65,11 +65,10 @@ impl RequestId {
 
     /// Names the id on a response (proxied or the gateway's own) as
     /// X-Request-Id; a request without an id leaves the response as it is.
-    pub fn set_on(&self, resp: &mut ResponseHeader) -> pingora_error::Result<()> {
+    pub fn set_on(&self, resp: &mut impl HeaderEdit) {
         if !self.is_empty() {
-            resp.insert_header(X_REQUEST_ID.clone(), self.header())?;
+            resp.set(&X_REQUEST_ID, self.header());
         }
-        Ok(())
     }
 
     /// The id as text; every id is visible ASCII, so this is never lossy.

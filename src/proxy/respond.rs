@@ -20,7 +20,7 @@ pub async fn json(
     resp.insert_header(http::header::CONTENT_TYPE, "application/json")?;
     resp.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
     resp.insert_header(http::header::CACHE_CONTROL, "no-store")?;
-    request_id.set_on(&mut resp)?;
+    request_id.set_on(&mut resp);
     for (k, v) in extra {
         resp.append_header(k.to_string(), *v)?;
     }

@@ -332,13 +332,12 @@ impl ProxyHttp for Proxy {
                 .observe(started.elapsed().as_secs_f64());
         }
         if ctx.request_id.is_empty() {
-            return Ok(());
-        }
-        if ctx.snapshot.config.server.preserve_header_case {
-            upstream_response.set(&forwarding::X_REQUEST_ID, ctx.request_id.header());
+            // Nothing to add: the head stays as the upstream wrote it.
+        } else if ctx.snapshot.config.server.preserve_header_case {
+            ctx.request_id.set_on(upstream_response);
         } else {
             header_edit::plain_response(upstream_response, 1, |headers| {
-                headers.set(&forwarding::X_REQUEST_ID, ctx.request_id.header())
+                ctx.request_id.set_on(headers)
             });
         }
         Ok(())
