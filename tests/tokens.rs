@@ -88,6 +88,19 @@ async fn a_valid_token_reaches_the_upstream_with_identity_headers_not_spoofed_on
         bearer(&token),
         "forward_token defaults to true"
     );
+
+    // The same token again is a cache hit: the identity's header values were
+    // made once and serve every later request.
+    let again = get(&gw, "/api/me", &[("authorization", &bearer(&token))]).await;
+    assert_eq!(again.status, 200, "{:?}", again.body);
+    for name in [
+        "x-auth-user-id",
+        "x-auth-brand",
+        "x-auth-role",
+        "x-auth-device-id",
+    ] {
+        assert_eq!(again.body["headers"][name], seen[name], "{name}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

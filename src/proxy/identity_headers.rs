@@ -8,8 +8,8 @@ use super::header_edit::HeaderEdit;
 use crate::config::Route;
 use crate::gateway::DEFAULT_FORWARD_CLAIMS;
 use crate::tokens::Identity;
-use http::HeaderName;
-use std::borrow::Cow;
+use http::{HeaderName, HeaderValue};
+use std::sync::OnceLock;
 
 /// The identity headers a route sets, as (name, claim): its
 /// `forward_claims`, else the defaults. Built once per config snapshot.
@@ -69,11 +69,9 @@ pub fn add(
     identity: &Identity,
 ) {
     for (header, claim) in forwarded {
+        // A claim that cannot be a header value (control characters) is left out.
         if let Some(value) = claim_value(identity, claim) {
-            // A claim that cannot be a header value (control characters) is left out.
-            if let Ok(v) = http::HeaderValue::from_str(&value) {
-                upstream.set(header, v);
-            }
+            upstream.set(header, value);
         }
     }
     if !route.forward_token {
@@ -83,18 +81,24 @@ pub fn add(
     }
 }
 
-/// The value of `claim` for this identity. The names of this gateway's own
-/// claims (`uid`, `org`, `dev`, `rol`) read the verified identity, so that a
-/// trusted issuer's token forwards its subject as `uid` too; any other name
-/// reads the raw claim.
-fn claim_value<'a>(identity: &'a Identity, claim: &str) -> Option<Cow<'a, str>> {
-    let field = |s: &'a str| (!s.is_empty()).then_some(Cow::Borrowed(s));
+/// The value of `claim` for this identity, as a header value. The names of
+/// this gateway's own claims (`uid`, `org`, `dev`, `rol`) read the verified
+/// identity (an empty field forwards nothing), so that a trusted issuer's
+/// token forwards its subject as `uid` too; they are made into header values
+/// once per identity, since a cached identity serves many requests. Any
+/// other name reads the raw claim.
+fn claim_value(identity: &Identity, claim: &str) -> Option<HeaderValue> {
+    let once = |cell: &OnceLock<Option<HeaderValue>>, text: Option<&str>| {
+        let made = || HeaderValue::from_str(text.filter(|t| !t.is_empty())?).ok();
+        cell.get_or_init(made).clone()
+    };
+    let made = &identity.header_values;
     match claim {
-        "uid" => field(identity.uid()),
-        "org" => field(identity.brand()),
-        "dev" => identity.device().and_then(field),
-        "rol" => field(&identity.role),
-        other => identity.claim_str(other),
+        "uid" => once(&made.uid, Some(identity.uid())),
+        "org" => once(&made.brand, Some(identity.brand())),
+        "dev" => once(&made.device, identity.device()),
+        "rol" => once(&made.role, Some(&identity.role)),
+        other => HeaderValue::from_str(&identity.claim_str(other)?).ok(),
     }
 }
 

@@ -3,6 +3,7 @@
 //! header.
 
 use super::claims::Role;
+use http::HeaderValue;
 use serde_json::{Map, Value};
 use smallvec::SmallVec;
 use std::borrow::Cow;
@@ -50,6 +51,19 @@ pub struct Identity {
     pub kid: Option<Cow<'static, str>>,
     /// Private to the crate: the spans above point into its text.
     pub(crate) claims: RawClaims,
+    /// The identity's own fields as header values, made the first time a
+    /// route forwards them; a cached identity serves many requests.
+    pub(crate) header_values: FieldHeaderValues,
+}
+
+/// `uid`, `org`, `dev` and `rol` as header values, each made once: `None`
+/// inside when the field is empty or cannot be a header value.
+#[derive(Clone, Default)]
+pub(crate) struct FieldHeaderValues {
+    pub uid: OnceLock<Option<HeaderValue>>,
+    pub brand: OnceLock<Option<HeaderValue>>,
+    pub device: OnceLock<Option<HeaderValue>>,
+    pub role: OnceLock<Option<HeaderValue>>,
 }
 
 /// Where one of an identity's texts sits in its claims' text.
@@ -342,6 +356,7 @@ mod tests {
             identifiers,
             kid: None,
             claims: text.into_claims(),
+            header_values: FieldHeaderValues::default(),
         }
     }
 

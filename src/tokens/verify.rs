@@ -243,6 +243,7 @@ impl TokenService {
             identifiers: claims.idv.list().iter().map(|i| text.span(i)).collect(),
             kid: Some(Cow::Borrowed(key.kid)),
             claims: text.into_claims(),
+            header_values: Default::default(),
         }))
     }
 
@@ -370,6 +371,7 @@ fn foreign_identity(
         identifiers: SmallVec::new(),
         kid: kid.map(|kid| Cow::Owned(kid.to_string())),
         claims: text.into_claims_with_map(map),
+        header_values: Default::default(),
     }))
 }
 
