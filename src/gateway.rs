@@ -50,14 +50,17 @@ pub struct RoutePlan {
     /// Where the route's credential travels, removed upstream unless the
     /// route forwards it.
     pub credential_headers: Vec<http::HeaderName>,
+    /// The upstream the route names (none when it names no known one).
+    pub cluster: Option<Arc<Cluster>>,
     pub metrics: RouteMetrics,
 }
 
 impl RoutePlan {
-    fn new(route: &Route) -> Self {
+    fn new(route: &Route, clusters: &HashMap<String, Arc<Cluster>>) -> Self {
         RoutePlan {
             forwarded: crate::proxy::identity_headers::forwarded(route),
             credential_headers: crate::proxy::identity_headers::credential_headers(route),
+            cluster: clusters.get(&route.upstream).cloned(),
             metrics: RouteMetrics::new(route.label()),
         }
     }
@@ -103,7 +106,11 @@ impl Snapshot {
             limits: RateLimits::from_config_with_store(&config, &shared.store),
             router: Router::new(&config.routes),
             identity_headers: identity_headers(&config),
-            route_plans: config.routes.iter().map(RoutePlan::new).collect(),
+            route_plans: config
+                .routes
+                .iter()
+                .map(|route| RoutePlan::new(route, &clusters))
+                .collect(),
             clusters,
             tokens,
             config: Arc::new(config),
@@ -146,7 +153,7 @@ impl Snapshot {
         match self.route_plans.get(route.index) {
             Some(plan) => Cow::Borrowed(plan),
             // Only for a route from elsewhere (never on the proxy path).
-            None => Cow::Owned(RoutePlan::new(route)),
+            None => Cow::Owned(RoutePlan::new(route, &self.clusters)),
         }
     }
 

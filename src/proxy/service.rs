@@ -205,10 +205,9 @@ impl ProxyHttp for Proxy {
                 return Ok(true);
             }
         };
-        ctx.cluster = ctx.snapshot.clusters.get(&found.upstream).cloned();
-        ctx.route = Some(found.clone());
-
         let snapshot = ctx.snapshot.clone();
+        ctx.cluster = snapshot.plan(&found).cluster.clone();
+        ctx.route = Some(found.clone());
         let admitted = policy::admit(
             &found,
             &session.req_header().headers,
