@@ -84,6 +84,10 @@ impl ServerApp for ClientConnections {
         // each: a later deadline is one atomic store, where a new timer per
         // request would be registered and cancelled every time.
         let mut idle = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
+        // Likewise one wait for the server's shutdown, registered once: it
+        // ends when shutdown begins after the connection came (or the
+        // server's side of the watch is gone).
+        let mut stopping = std::pin::pin!(shutdown_begins(shutdown.clone()));
         loop {
             let config = self.gateway.snapshot().config.clone();
             let limits = HeadLimits {
@@ -101,17 +105,21 @@ impl ServerApp for ClientConnections {
                 total: header_timeout,
                 kept_alive,
             };
-            let buf =
-                match read_head(&mut stream, &limits, &deadlines, idle.as_mut(), shutdown).await {
-                    Head::Accepted(buf) => buf,
-                    Head::Refused(refusal) => {
-                        // Boxed: its state lives only while a refusal is written,
-                        // not in every idle connection's future.
-                        Box::pin(refuse(&mut stream, refusal, &config.server)).await;
-                        return None;
-                    }
-                    Head::Gone => return None,
-                };
+            let waits = Waits {
+                idle: idle.as_mut(),
+                stopping: stopping.as_mut(),
+                shutdown,
+            };
+            let buf = match read_head(&mut stream, &limits, &deadlines, waits).await {
+                Head::Accepted(buf) => buf,
+                Head::Refused(refusal) => {
+                    // Boxed: its state lives only while a refusal is written,
+                    // not in every idle connection's future.
+                    Box::pin(refuse(&mut stream, refusal, &config.server)).await;
+                    return None;
+                }
+                Head::Gone => return None,
+            };
             let serving = self.serve(stream, buf, persistent.take(), keepalive, shutdown);
             let reused = serving.await?;
             let (next, settings) = reused.consume();
@@ -192,16 +200,35 @@ async fn first_read(stream: &mut Stream) -> std::io::Result<BytesMut> {
     Ok(buf)
 }
 
+/// Ends once the server begins to shut down after this call (or can no
+/// longer say so). A connection keeps one, so that waiting for the next head
+/// registers nothing new per request.
+async fn shutdown_begins(mut shutdown: ShutdownWatch) {
+    shutdown.borrow_and_update();
+    let _ = shutdown.changed().await;
+}
+
+/// What a wait for a head can end on besides the client: the connection's
+/// idle timer and its wait for shutdown, and the shutdown flag itself.
+struct Waits<'a, S> {
+    idle: Pin<&'a mut Sleep>,
+    stopping: Pin<&'a mut S>,
+    shutdown: &'a ShutdownWatch,
+}
+
 /// Reads until a complete head has arrived and judges it.
-async fn read_head(
+async fn read_head<S: Future<Output = ()>>(
     stream: &mut Stream,
     limits: &HeadLimits,
     deadlines: &Deadlines,
-    mut idle: Pin<&mut Sleep>,
-    shutdown: &ShutdownWatch,
+    waits: Waits<'_, S>,
 ) -> Head {
-    let mut shutdown = shutdown.clone();
-    if *shutdown.borrow_and_update() && deadlines.kept_alive {
+    let Waits {
+        mut idle,
+        stopping,
+        shutdown,
+    } = waits;
+    if *shutdown.borrow() && deadlines.kept_alive {
         return Head::Gone; // no new request on a kept-alive connection
     }
     idle.as_mut()
@@ -209,7 +236,8 @@ async fn read_head(
     let first = tokio::select! {
         biased;
         read = first_read(stream) => read,
-        _ = shutdown.changed() => return Head::Gone,
+        // Once this has ended the connection closes: it is never polled again.
+        () = stopping => return Head::Gone,
         _ = idle => return Head::Gone,
     };
     let mut buf = match first {
