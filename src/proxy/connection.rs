@@ -68,7 +68,6 @@ enum Head {
 struct Deadlines {
     idle: Duration,
     total: Duration,
-    kept_alive: bool,
 }
 
 #[async_trait]
@@ -89,6 +88,9 @@ impl ServerApp for ClientConnections {
         // server's side of the watch is gone).
         let mut stopping = std::pin::pin!(shutdown_begins(shutdown.clone()));
         loop {
+            if kept_alive && *shutdown.borrow() {
+                return None; // no new request on a kept-alive connection
+            }
             let config = self.gateway.snapshot().config.clone();
             let limits = HeadLimits {
                 max_bytes: config.limits.max_header_bytes.bytes() as usize,
@@ -103,14 +105,16 @@ impl ServerApp for ClientConnections {
                     header_timeout
                 },
                 total: header_timeout,
-                kept_alive,
             };
-            let waits = Waits {
-                idle: idle.as_mut(),
-                stopping: stopping.as_mut(),
-                shutdown,
-            };
-            let buf = match read_head(&mut stream, &limits, &deadlines, waits).await {
+            let buf = match read_head(
+                &mut stream,
+                &limits,
+                &deadlines,
+                idle.as_mut(),
+                stopping.as_mut(),
+            )
+            .await
+            {
                 Head::Accepted(buf) => buf,
                 Head::Refused(refusal) => {
                     // Boxed: its state lives only while a refusal is written,
@@ -208,29 +212,16 @@ async fn shutdown_begins(mut shutdown: ShutdownWatch) {
     let _ = shutdown.changed().await;
 }
 
-/// What a wait for a head can end on besides the client: the connection's
-/// idle timer and its wait for shutdown, and the shutdown flag itself.
-struct Waits<'a, S> {
-    idle: Pin<&'a mut Sleep>,
-    stopping: Pin<&'a mut S>,
-    shutdown: &'a ShutdownWatch,
-}
-
-/// Reads until a complete head has arrived and judges it.
-async fn read_head<S: Future<Output = ()>>(
+/// Reads until a complete head has arrived and judges it. The wait for its
+/// first byte also ends on the connection's idle timer and on `stopping`
+/// (its wait for shutdown).
+async fn read_head(
     stream: &mut Stream,
     limits: &HeadLimits,
     deadlines: &Deadlines,
-    waits: Waits<'_, S>,
+    mut idle: Pin<&mut Sleep>,
+    stopping: Pin<&mut impl Future<Output = ()>>,
 ) -> Head {
-    let Waits {
-        mut idle,
-        stopping,
-        shutdown,
-    } = waits;
-    if *shutdown.borrow() && deadlines.kept_alive {
-        return Head::Gone; // no new request on a kept-alive connection
-    }
     idle.as_mut()
         .reset(tokio::time::Instant::now() + deadlines.idle);
     let first = tokio::select! {
