@@ -1,14 +1,23 @@
 //! The admin listener: `/healthz` (the process is alive), `/readyz` (a config
 //! is loaded and every upstream has a healthy backend) and `/metrics`
-//! (Prometheus text). It is meant for a private address.
+//! (Prometheus text). It is meant for a private address. It serves its
+//! requests itself rather than through Pingora's `ServeHttp` helper, whose
+//! error lines name the request's path with its query string: a line about
+//! a client that went away here names the method and the path only.
 
 use crate::envelope::error_json;
 use crate::gateway::Gateway;
 use crate::metrics::METRICS;
 use async_trait::async_trait;
-use pingora_core::apps::http_app::ServeHttp;
+use bytes::Bytes;
+use pingora_core::apps::{HttpPersistentSettings, HttpServerApp, ReusedHttpStream};
 use pingora_core::protocols::http::ServerSession;
+use pingora_core::server::ShutdownWatch;
+use pingora_http::ResponseHeader;
 use std::sync::Arc;
+
+/// How long an idle admin connection is kept open between requests.
+const KEEPALIVE_SECS: u64 = 60;
 
 pub struct AdminApp {
     gateway: Arc<Gateway>,
@@ -50,12 +59,32 @@ impl AdminApp {
     }
 }
 
+/// The request's method and path, without its query string, for a log line.
+fn request_line(session: &ServerSession) -> String {
+    let req = session.req_header();
+    format!("{} {}", req.method, req.uri.path())
+}
+
 #[async_trait]
-impl ServeHttp for AdminApp {
-    async fn response(&self, session: &mut ServerSession) -> http::Response<Vec<u8>> {
-        let path = session.req_header().uri.path().to_string();
+impl HttpServerApp for AdminApp {
+    async fn process_new_http(
+        self: &Arc<Self>,
+        mut session: ServerSession,
+        shutdown: &ShutdownWatch,
+    ) -> Option<ReusedHttpStream> {
+        match session.read_request().await {
+            Ok(true) => {}
+            // The client closed before sending a request, or sent a head
+            // that could not be read (Pingora has answered 400 then).
+            Ok(false) => return None,
+            Err(e) => {
+                tracing::debug!(error = %e, "admin: could not read a request");
+                return None;
+            }
+        }
+        session.set_keepalive((!*shutdown.borrow()).then_some(KEEPALIVE_SECS));
         let (status, content_type, body) = if session.req_header().method == http::Method::GET {
-            self.answer(&path).await
+            self.answer(session.req_header().uri.path()).await
         } else {
             (
                 405,
@@ -63,12 +92,36 @@ impl ServeHttp for AdminApp {
                 error_json(405, "Admin paths answer GET only"),
             )
         };
-        http::Response::builder()
-            .status(status)
-            .header(http::header::CONTENT_TYPE, content_type)
-            .header(http::header::CONTENT_LENGTH, body.len())
-            .header(http::header::CACHE_CONTROL, "no-store")
-            .body(body)
-            .unwrap_or_else(|_| http::Response::new(Vec::new()))
+        if let Err(e) = write_answer(&mut session, status, content_type, body).await {
+            let request = request_line(&session);
+            tracing::debug!(error = %e, %request, "admin: could not answer");
+            return None;
+        }
+        let settings = HttpPersistentSettings::for_session(&session);
+        match session.finish().await {
+            Ok(stream) => stream.map(|s| ReusedHttpStream::from_reusable_stream(s, settings)),
+            Err(e) => {
+                tracing::debug!(error = %e, "admin: could not finish a request");
+                None
+            }
+        }
     }
+}
+
+/// Writes one whole answer: head and body.
+async fn write_answer(
+    session: &mut ServerSession,
+    status: u16,
+    content_type: &'static str,
+    body: Vec<u8>,
+) -> pingora_error::Result<()> {
+    let mut head = ResponseHeader::build(status, Some(3))?;
+    head.insert_header(http::header::CONTENT_TYPE, content_type)?;
+    head.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+    head.insert_header(http::header::CACHE_CONTROL, "no-store")?;
+    session.write_response_header(Box::new(head)).await?;
+    if !body.is_empty() {
+        session.write_response_body(Bytes::from(body), true).await?;
+    }
+    Ok(())
 }

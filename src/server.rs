@@ -9,7 +9,6 @@ use crate::proxy::connection::ClientConnections;
 use crate::proxy::Proxy;
 use crate::reload::{ReloadOnHangup, Reloader};
 use async_trait::async_trait;
-use pingora_core::apps::http_app::HttpServer;
 use pingora_core::listeners::{L4BufferSettings, ListenerConfig};
 use pingora_core::server::configuration::{Opt, ServerConf};
 use pingora_core::server::{Server, ShutdownWatch};
@@ -154,7 +153,7 @@ pub fn build(
     if let Some(addr) = &cfg.admin.address {
         let mut admin = Service::new(
             "portcullis admin".to_string(),
-            HttpServer::new_app(AdminApp::new(gateway.clone())),
+            AdminApp::new(gateway.clone()),
         );
         admin.add_tcp(addr);
         server.add_service(admin);
