@@ -74,9 +74,10 @@ impl HttpServerApp for AdminApp {
     ) -> Option<ReusedHttpStream> {
         match session.read_request().await {
             Ok(true) => {}
-            // The client closed before sending a request, or sent a head
-            // that could not be read (Pingora has answered 400 then).
+            // The client closed, or a kept-alive connection stayed quiet
+            // past its timeout, before sending a request.
             Ok(false) => return None,
+            // A head that could not be read or parsed: closed unanswered.
             Err(e) => {
                 tracing::debug!(error = %e, "admin: could not read a request");
                 return None;
