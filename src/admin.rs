@@ -78,8 +78,11 @@ impl HttpServerApp for AdminApp {
             // past its timeout, before sending a request.
             Ok(false) => return None,
             // A head that could not be read or parsed: closed unanswered.
+            // Only the error's type is logged: for a head that does not
+            // parse, Pingora's error carries the raw bytes (tokens, query).
             Err(e) => {
-                tracing::debug!(error = %e, "admin: could not read a request");
+                let error = e.etype().as_str();
+                tracing::debug!(error, "admin: could not read a request");
                 return None;
             }
         }
