@@ -8,6 +8,8 @@
 # About 13 minutes on 2 cores. Needs llvm-profdata from rustup's llvm-tools
 # component (added here when missing) and what the training drives: wrk,
 # nginx (its upstream), redis-server, taskset.
+# Exits with 3, having built nothing, when llvm-profdata cannot be had (so
+# .ci/run can tell a machine without it from a build that failed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="$PWD/target/pgo"
@@ -17,12 +19,12 @@ profdata="$(rustc --print sysroot)/lib/rustlib/$host/bin/llvm-profdata"
 if [ ! -x "$profdata" ]; then
   if command -v rustup >/dev/null 2>&1; then
     echo "Adding rustup's llvm-tools component (llvm-profdata)..." >&2
-    rustup component add llvm-tools >&2
+    timeout 300 rustup component add llvm-tools >&2 || true
   fi
   if [ ! -x "$profdata" ]; then
     echo "Missing $profdata: install it with 'rustup component add llvm-tools'" >&2
     echo "(it must match rustc's LLVM; a distribution's llvm-profdata usually does not)." >&2
-    exit 1
+    exit 3
   fi
 fi
 scripts/ensure-tools.sh pgo
