@@ -66,7 +66,8 @@ fn main() {
     let mut server = Server::new_with_opt_and_conf(Opt::default(), conf);
     server.bootstrap();
     let mut proxy = pingora_proxy::http_proxy_service(&server.configuration, Bare { upstream });
-    // Portcullis' `server.connection_read_buffer` default.
+    // No read buffer in front of the socket, as Portcullis' own client
+    // connections (`proxy::client_socket`) have none.
     let buffers = L4BufferSettings::default().read(0);
     proxy.add_listener(ListenerConfig::tcp(&listen).l4_buffer(buffers));
     server.add_service(proxy);

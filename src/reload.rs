@@ -39,7 +39,6 @@ fn fixed_sections(old: &Config, new: &Config) -> Vec<&'static str> {
         || o.upgrade_sock != n.upgrade_sock
         || o.upstream_keepalive_pool_size != n.upstream_keepalive_pool_size
         || o.work_stealing != n.work_stealing
-        || o.connection_read_buffer != n.connection_read_buffer
     {
         out.push("server");
     }

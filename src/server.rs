@@ -6,10 +6,10 @@ use crate::config::Config;
 use crate::config::ConfigError;
 use crate::gateway::{Gateway, Shared, Snapshot};
 use crate::proxy::connection::ClientConnections;
+use crate::proxy::listener::PublicListeners;
 use crate::proxy::Proxy;
 use crate::reload::{ReloadOnHangup, Reloader};
 use async_trait::async_trait;
-use pingora_core::listeners::{L4BufferSettings, ListenerConfig};
 use pingora_core::server::configuration::{Opt, ServerConf};
 use pingora_core::server::{Server, ShutdownWatch};
 use pingora_core::services::background::{background_service, BackgroundService};
@@ -125,6 +125,9 @@ pub fn build(
         .map_err(|e| ConfigError::one("server", format!("cannot start a runtime: {e}")))?
         .block_on(Shared::open(&cfg))?;
     crate::otp::warn_if_development(&cfg.otp_delivery);
+    if cfg.server.connection_read_buffer.bytes() != 0 {
+        tracing::warn!("server.connection_read_buffer no longer has an effect: client connections are read straight into each request's buffers");
+    }
     let snapshot = Snapshot::build(cfg, &shared)?;
     let cfg = snapshot.config.clone();
     let gateway = Arc::new(Gateway::new(shared, snapshot));
@@ -136,19 +139,13 @@ pub fn build(
         }
     }
 
-    let mut proxy = Service::new(
-        "portcullis proxy".to_string(),
+    server.add_service(PublicListeners::new(
+        cfg.listen.iter().map(|l| l.address.clone()).collect(),
         ClientConnections::new(
             pingora_proxy::http_proxy(&server.configuration, Proxy::new(gateway.clone())),
             gateway.clone(),
         ),
-    );
-    let buffers =
-        L4BufferSettings::default().read(cfg.server.connection_read_buffer.bytes() as usize);
-    for l in &cfg.listen {
-        proxy.add_listener(ListenerConfig::tcp(l.address.as_str()).l4_buffer(buffers));
-    }
-    server.add_service(proxy);
+    ));
 
     if let Some(addr) = &cfg.admin.address {
         let mut admin = Service::new(

@@ -43,11 +43,10 @@ pub struct Server {
     pub keepalive_timeout: Dur,
     /// Upstream connections kept for reuse, per process.
     pub upstream_keepalive_pool_size: usize,
-    /// Read buffer of each client connection, in front of the socket.
-    /// Pingora's default (64 KiB) suits TLS; the gateway reads request heads
-    /// into its own buffer and Pingora reads bodies into its own, so
-    /// plaintext HTTP/1 needs none (0), and every idle keep-alive connection
-    /// would hold one.
+    /// No longer used, still accepted so that older config files load: the
+    /// gateway's own client connections read request heads and bodies
+    /// straight into each request's buffers (`proxy::client_socket`). A
+    /// value other than 0 is warned about at start.
     pub connection_read_buffer: Size,
     /// Let idle worker threads take tasks from busy ones (tokio's
     /// multi-threaded scheduler). Off: each thread runs its own connections

@@ -3,19 +3,19 @@
 //! by `request_head`; a refusal is a JSON envelope and a closed connection,
 //! and an accepted head is handed, bytes and all, to Pingora's proxy
 //! (`HttpProxy::process_new_http`), which parses it again and serves it.
-//! Between requests on a keep-alive connection the idle timeout applies.
+//! Between requests on a keep-alive connection the idle timeout applies,
+//! and the connection holds no buffer (see `ClientSocket`).
 
 use crate::config::Server;
 use crate::envelope::error_json;
 use crate::gateway::Gateway;
 use crate::metrics::METRICS;
+use crate::proxy::client_socket::ClientSocket;
 use crate::proxy::request_head::{self, HeadLimits, HeadScan, Refusal};
 use crate::proxy::Proxy;
-use async_trait::async_trait;
 use bytes::BytesMut;
-use pingora_core::apps::{HttpPersistentSettings, HttpServerApp, ReusedHttpStream, ServerApp};
+use pingora_core::apps::{HttpPersistentSettings, HttpServerApp, ReusedHttpStream};
 use pingora_core::protocols::http::ServerSession;
-use pingora_core::protocols::Stream;
 use pingora_core::server::ShutdownWatch;
 use pingora_proxy::HttpProxy;
 use pingora_timeout::fast_timeout::fast_timeout;
@@ -24,8 +24,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadBuf};
-use tokio::time::Sleep;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The first read buffer of a head, taken once the client has sent
 /// something; most heads (a JWT included) fit.
@@ -37,7 +36,7 @@ const HEAD_BUFFER_GROWTH: usize = 4096;
 const LINGER: Duration = Duration::from_millis(500);
 const LINGER_BYTES: usize = 64 * 1024;
 
-/// The public listeners' application: the request-head gate in front of
+/// The public listeners' connections: the request-head gate in front of
 /// the proxy.
 pub struct ClientConnections {
     proxy: Arc<HttpProxy<Proxy>>,
@@ -63,21 +62,16 @@ enum Head {
     Gone,
 }
 
-/// The time allowed for one head: `idle` until its first byte and `total`
-/// from that byte on. On a new connection `idle` is the header timeout too.
-struct Deadlines {
-    idle: Duration,
-    total: Duration,
-}
-
-#[async_trait]
-impl ServerApp for ClientConnections {
-    async fn process_new(
-        self: &Arc<Self>,
-        mut stream: Stream,
-        shutdown: &ShutdownWatch,
-    ) -> Option<Stream> {
-        let mut persistent: Option<HttpPersistentSettings> = None;
+impl ClientConnections {
+    /// Serves one client connection until it closes, is refused, idles out
+    /// or the server shuts down. While it waits for a request this future is
+    /// all an idle connection costs (with its socket), so what only a
+    /// request in flight needs is kept out of it: the rest of a head is read
+    /// in a boxed future, and Pingora's session lives in its own.
+    pub async fn serve(self: Arc<Self>, mut socket: Box<ClientSocket>, shutdown: ShutdownWatch) {
+        // What Pingora carries from one request to the next on the
+        // connection, boxed for the same reason.
+        let mut persistent: Option<Box<HttpPersistentSettings>> = None;
         let mut kept_alive = false;
         // One timer for the connection's waits for a head, moved on before
         // each: a later deadline is one atomic store, where a new timer per
@@ -89,51 +83,66 @@ impl ServerApp for ClientConnections {
         let mut stopping = std::pin::pin!(shutdown_begins(shutdown.clone()));
         loop {
             if kept_alive && *shutdown.borrow() {
-                return None; // no new request on a kept-alive connection
+                return; // no new request on a kept-alive connection
             }
+            // Until the first byte of a head: the keep-alive timeout between
+            // requests, the header timeout on a new connection.
+            let wait = {
+                let snapshot = self.gateway.snapshot();
+                if kept_alive {
+                    snapshot.config.server.keepalive_timeout.get()
+                } else {
+                    snapshot.config.limits.header_read_timeout.get()
+                }
+            };
+            idle.as_mut().reset(tokio::time::Instant::now() + wait);
+            let first = tokio::select! {
+                biased;
+                read = first_read(&mut socket) => read,
+                // Once this has ended the connection closes: it is never polled again.
+                () = stopping.as_mut() => return,
+                _ = idle.as_mut() => return,
+            };
+            let buf = match first {
+                Ok(buf) if !buf.is_empty() => buf,
+                _ => return,
+            };
             let config = self.gateway.snapshot().config.clone();
             let limits = HeadLimits {
                 max_bytes: config.limits.max_header_bytes.bytes() as usize,
                 max_fields: config.limits.max_header_count,
             };
             let header_timeout = config.limits.header_read_timeout.get();
-            let keepalive = config.server.keepalive_timeout.get();
-            let deadlines = Deadlines {
-                idle: if kept_alive {
-                    keepalive
-                } else {
-                    header_timeout
-                },
-                total: header_timeout,
-            };
-            let buf = match read_head(
-                &mut stream,
-                &limits,
-                &deadlines,
-                idle.as_mut(),
-                stopping.as_mut(),
-            )
-            .await
-            {
+            let head = Box::pin(read_rest_of_head(&mut socket, buf, &limits, header_timeout));
+            let buf = match head.await {
                 Head::Accepted(buf) => buf,
                 Head::Refused(refusal) => {
-                    // Boxed: its state lives only while a refusal is written,
-                    // not in every idle connection's future.
-                    Box::pin(refuse(&mut stream, refusal, &config.server)).await;
-                    return None;
+                    Box::pin(refuse(&mut socket, refusal, &config.server)).await;
+                    return;
                 }
-                Head::Gone => return None,
+                Head::Gone => return,
             };
-            let serving = self.serve(stream, buf, persistent.take(), keepalive, shutdown);
-            let reused = serving.await?;
+            socket.begin_request();
+            let keepalive = config.server.keepalive_timeout.get();
+            let settings = persistent.take().map(|settings| *settings);
+            let serving = self.hand_to_proxy(socket, buf, settings, keepalive, &shutdown);
+            let Some(reused) = serving.await else {
+                return;
+            };
             let (next, settings) = reused.consume();
-            stream = next;
-            persistent = settings;
+            // Pingora hands back the socket it was given.
+            let Ok(next) = next.into_any().downcast::<ClientSocket>() else {
+                tracing::error!("the proxy handed back a connection of another kind; closing it");
+                return;
+            };
+            socket = next;
+            socket.go_idle();
+            persistent = settings.map(Box::new);
             kept_alive = true;
         }
     }
 
-    async fn cleanup(&self) {
+    pub async fn cleanup(&self) {
         self.proxy.http_cleanup().await;
     }
 }
@@ -143,9 +152,9 @@ impl ClientConnections {
     /// async on purpose: the session (over a kilobyte) is built here and
     /// moved into Pingora's boxed future, so it never takes room in the
     /// connection's own future, which every idle connection keeps.
-    fn serve<'a>(
+    fn hand_to_proxy<'a>(
         &'a self,
-        stream: Stream,
+        stream: Box<ClientSocket>,
         head: BytesMut,
         persistent: Option<HttpPersistentSettings>,
         keepalive: Duration,
@@ -168,37 +177,25 @@ impl ClientConnections {
 type Serving<'a> = Pin<Box<dyn Future<Output = Option<ReusedHttpStream>> + Send + 'a>>;
 
 /// Waits until the client may have sent something, holding no read buffer,
-/// so that an idle keep-alive connection costs no buffer memory. The first
-/// poll reads into an empty buffer: Pending (no system call) while the
-/// socket has not been readable since the last read drained it, which is
-/// the case between requests. Any later poll means the task was woken: the
-/// caller then reads for real, so a busy connection makes no extra call.
+/// so that an idle keep-alive connection costs no buffer memory. Readiness
+/// may be stale (the last read drained the socket): the read that follows
+/// then waits as any read does.
 struct FirstByte<'a> {
-    stream: &'a mut Stream,
-    polled: bool,
+    stream: &'a ClientSocket,
 }
 
 impl Future for FirstByte<'_> {
     type Output = std::io::Result<()>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if self.polled {
-            return Poll::Ready(Ok(()));
-        }
-        self.polled = true;
-        let mut nothing = ReadBuf::new(&mut []);
-        Pin::new(&mut **self.stream).poll_read(cx, &mut nothing)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.stream.poll_readable(cx)
     }
 }
 
 /// The first bytes of a head: waits without a buffer (`FirstByte`), then
 /// reads into a fresh one.
-async fn first_read(stream: &mut Stream) -> std::io::Result<BytesMut> {
-    FirstByte {
-        stream,
-        polled: false,
-    }
-    .await?;
+async fn first_read(stream: &mut ClientSocket) -> std::io::Result<BytesMut> {
+    FirstByte { stream }.await?;
     let mut buf = BytesMut::with_capacity(HEAD_BUFFER_FIRST);
     stream.read_buf(&mut buf).await?;
     Ok(buf)
@@ -212,30 +209,15 @@ async fn shutdown_begins(mut shutdown: ShutdownWatch) {
     let _ = shutdown.changed().await;
 }
 
-/// Reads until a complete head has arrived and judges it. The wait for its
-/// first byte also ends on the connection's idle timer and on `stopping`
-/// (its wait for shutdown).
-async fn read_head(
-    stream: &mut Stream,
+/// Reads the rest of a head whose first bytes are in `buf`, within `total`
+/// of their arrival, and judges it.
+async fn read_rest_of_head(
+    stream: &mut ClientSocket,
+    mut buf: BytesMut,
     limits: &HeadLimits,
-    deadlines: &Deadlines,
-    mut idle: Pin<&mut Sleep>,
-    stopping: Pin<&mut impl Future<Output = ()>>,
+    total: Duration,
 ) -> Head {
-    idle.as_mut()
-        .reset(tokio::time::Instant::now() + deadlines.idle);
-    let first = tokio::select! {
-        biased;
-        read = first_read(stream) => read,
-        // Once this has ended the connection closes: it is never polled again.
-        () = stopping => return Head::Gone,
-        _ = idle => return Head::Gone,
-    };
-    let mut buf = match first {
-        Ok(buf) if !buf.is_empty() => buf,
-        _ => return Head::Gone,
-    };
-    let deadline = Instant::now() + deadlines.total;
+    let deadline = Instant::now() + total;
     let mut scan = HeadScan::default();
     loop {
         match scan.advance(&buf, limits) {
@@ -262,20 +244,18 @@ async fn read_head(
 }
 
 /// Answers a refused head with the JSON envelope and closes the connection.
-async fn refuse(stream: &mut Stream, refusal: Refusal, server: &Server) {
+async fn refuse(stream: &mut ClientSocket, refusal: Refusal, server: &Server) {
     METRICS
         .requests_refused_total
         .with_label_values(&[refusal.reason])
         .inc();
     let request_id = crate::proxy::request_id::RequestId::generate_if(server.request_ids);
     if server.access_log {
-        let client = stream
-            .get_socket_digest()
-            .and_then(|d| d.peer_addr().cloned());
+        let client = stream.peer();
         tracing::info!(
             target: "access",
             request_id = %request_id,
-            client = ?client,
+            client = %client,
             status = refusal.status,
             refused = refusal.reason,
             "request head refused",

@@ -3,12 +3,14 @@
 
 pub mod auth_api;
 pub mod body_deadline;
+pub mod client_socket;
 pub mod cluster;
 pub mod connection;
 pub mod credentials;
 pub mod forwarding;
 pub mod header_edit;
 pub mod identity_headers;
+pub mod listener;
 pub mod policy;
 pub mod request_head;
 pub mod request_id;
