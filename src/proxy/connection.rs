@@ -12,6 +12,7 @@ use crate::gateway::Gateway;
 use crate::metrics::METRICS;
 use crate::proxy::client_socket::ClientSocket;
 use crate::proxy::request_head::{self, HeadLimits, HeadScan, Refusal};
+use crate::proxy::shutdown_signal::ShutdownSignal;
 use crate::proxy::Proxy;
 use bytes::BytesMut;
 use pingora_core::apps::{HttpPersistentSettings, HttpServerApp, ReusedHttpStream};
@@ -22,7 +23,7 @@ use pingora_timeout::fast_timeout::fast_timeout;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -65,10 +66,11 @@ enum Head {
 impl ClientConnections {
     /// Serves one client connection until it closes, is refused, idles out
     /// or the server shuts down. While it waits for a request this future is
-    /// all an idle connection costs (with its socket), so what only a
-    /// request in flight needs is kept out of it: the rest of a head is read
-    /// in a boxed future, and Pingora's session lives in its own.
-    pub async fn serve(self: Arc<Self>, mut socket: Box<ClientSocket>, shutdown: ShutdownWatch) {
+    /// all an idle connection costs (with its socket), so it holds only that
+    /// wait: everything from the first byte of a request on runs in a boxed
+    /// future (`serve_request`), and Pingora's session in one of its own.
+    pub async fn serve(self: Arc<Self>, socket: Box<ClientSocket>, shutdown: Arc<ShutdownSignal>) {
+        let mut socket = socket;
         // What Pingora carries from one request to the next on the
         // connection, boxed for the same reason.
         let mut persistent: Option<Box<HttpPersistentSettings>> = None;
@@ -78,11 +80,10 @@ impl ClientConnections {
         // request would be registered and cancelled every time.
         let mut idle = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
         // Likewise one wait for the server's shutdown, registered once: it
-        // ends when shutdown begins after the connection came (or the
-        // server's side of the watch is gone).
-        let mut stopping = std::pin::pin!(shutdown_begins(shutdown.clone()));
+        // ends when shutdown begins after the connection came.
+        let mut stopping = std::pin::pin!(shutdown.begins());
         loop {
-            if kept_alive && *shutdown.borrow() {
+            if kept_alive && shutdown.has_begun() {
                 return; // no new request on a kept-alive connection
             }
             // Until the first byte of a head: the keep-alive timeout between
@@ -96,50 +97,93 @@ impl ClientConnections {
                 }
             };
             idle.as_mut().reset(tokio::time::Instant::now() + wait);
-            let first = tokio::select! {
-                biased;
-                read = first_read(&mut socket) => read,
-                // Once this has ended the connection closes: it is never polled again.
-                () = stopping.as_mut() => return,
-                _ = idle.as_mut() => return,
-            };
-            let buf = match first {
-                Ok(buf) if !buf.is_empty() => buf,
-                _ => return,
-            };
-            let config = self.gateway.snapshot().config.clone();
-            let limits = HeadLimits {
-                max_bytes: config.limits.max_header_bytes.bytes() as usize,
-                max_fields: config.limits.max_header_count,
-            };
-            let header_timeout = config.limits.header_read_timeout.get();
-            let head = Box::pin(read_rest_of_head(&mut socket, buf, &limits, header_timeout));
-            let buf = match head.await {
-                Head::Accepted(buf) => buf,
-                Head::Refused(refusal) => {
-                    Box::pin(refuse(&mut socket, refusal, &config.server)).await;
+            loop {
+                // Readable first: a request that came with the deadline is served.
+                let readable = std::future::poll_fn(|cx| {
+                    if let Poll::Ready(ready) = socket.poll_readable(cx) {
+                        return Poll::Ready(ready.is_ok());
+                    }
+                    // Once either has ended the connection closes: neither
+                    // is polled again.
+                    if stopping.as_mut().poll(cx).is_ready() || idle.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(false);
+                    }
+                    Poll::Pending
+                })
+                .await;
+                if !readable {
                     return;
                 }
-                Head::Gone => return,
-            };
-            socket.begin_request();
-            let keepalive = config.server.keepalive_timeout.get();
-            let settings = persistent.take().map(|settings| *settings);
-            let serving = self.hand_to_proxy(socket, buf, settings, keepalive, &shutdown);
-            let Some(reused) = serving.await else {
-                return;
-            };
-            let (next, settings) = reused.consume();
-            // Pingora hands back the socket it was given.
-            let Ok(next) = next.into_any().downcast::<ClientSocket>() else {
-                tracing::error!("the proxy handed back a connection of another kind; closing it");
-                return;
-            };
-            socket = next;
-            socket.go_idle();
-            persistent = settings.map(Box::new);
+                let served = Box::pin(self.serve_request(socket, &mut persistent, &shutdown));
+                match served.await {
+                    Served::KeptAlive(next) => {
+                        socket = next;
+                        break;
+                    }
+                    // The readiness was stale: wait again, to the same deadline.
+                    Served::NothingYet(same) => socket = same,
+                    Served::Closed => return,
+                }
+            }
             kept_alive = true;
         }
+    }
+
+    /// One request, from its first bytes: reads and judges the head, then
+    /// hands it to Pingora, which gives the socket back for keep-alive.
+    async fn serve_request(
+        &self,
+        mut socket: Box<ClientSocket>,
+        persistent: &mut Option<Box<HttpPersistentSettings>>,
+        shutdown: &ShutdownSignal,
+    ) -> Served {
+        let mut buf = BytesMut::with_capacity(HEAD_BUFFER_FIRST);
+        // One read attempt, not a wait: the connection's own future does the
+        // waiting, under the idle deadline. A read as any other (not a
+        // `try_read`), so that a short read clears the socket's readiness
+        // and the next wait does not begin with a read that finds nothing.
+        let first = {
+            let mut read = std::pin::pin!(socket.read_buf(&mut buf));
+            std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await
+        };
+        match first {
+            Poll::Ready(Ok(n)) if n > 0 => {}
+            Poll::Pending => return Served::NothingYet(socket),
+            Poll::Ready(_) => return Served::Closed,
+        }
+        let config = self.gateway.snapshot().config.clone();
+        let limits = HeadLimits {
+            max_bytes: config.limits.max_header_bytes.bytes() as usize,
+            max_fields: config.limits.max_header_count,
+        };
+        let header_timeout = config.limits.header_read_timeout.get();
+        let buf = match read_rest_of_head(&mut socket, buf, &limits, header_timeout).await {
+            Head::Accepted(buf) => buf,
+            Head::Refused(refusal) => {
+                // Boxed: a refusal is rare, and its state would otherwise
+                // be copied into every request's future.
+                Box::pin(refuse(&mut socket, refusal, &config.server)).await;
+                return Served::Closed;
+            }
+            Head::Gone => return Served::Closed,
+        };
+        socket.begin_request();
+        let keepalive = config.server.keepalive_timeout.get();
+        drop(config);
+        let settings = persistent.take().map(|settings| *settings);
+        let serving = self.hand_to_proxy(socket, buf, settings, keepalive, shutdown.watch());
+        let Some(reused) = serving.await else {
+            return Served::Closed;
+        };
+        let (next, settings) = reused.consume();
+        // Pingora hands back the socket it was given.
+        let Ok(mut next) = next.into_any().downcast::<ClientSocket>() else {
+            tracing::error!("the proxy handed back a connection of another kind; closing it");
+            return Served::Closed;
+        };
+        next.go_idle();
+        *persistent = settings.map(Box::new);
+        Served::KeptAlive(next)
     }
 
     pub async fn cleanup(&self) {
@@ -147,11 +191,21 @@ impl ClientConnections {
     }
 }
 
+/// How serving one request on a connection ended.
+enum Served {
+    /// Answered; the connection waits for the next request.
+    KeptAlive(Box<ClientSocket>),
+    /// The socket looked readable but had nothing to read.
+    NothingYet(Box<ClientSocket>),
+    /// Closed by either side, refused, or not to be reused.
+    Closed,
+}
+
 impl ClientConnections {
     /// Hands an accepted head and its connection to Pingora's proxy. Not
     /// async on purpose: the session (over a kilobyte) is built here and
     /// moved into Pingora's boxed future, so it never takes room in the
-    /// connection's own future, which every idle connection keeps.
+    /// request's future.
     fn hand_to_proxy<'a>(
         &'a self,
         stream: Box<ClientSocket>,
@@ -175,39 +229,6 @@ impl ClientConnections {
 
 /// Pingora serving one request (and its keep-alive hand-back).
 type Serving<'a> = Pin<Box<dyn Future<Output = Option<ReusedHttpStream>> + Send + 'a>>;
-
-/// Waits until the client may have sent something, holding no read buffer,
-/// so that an idle keep-alive connection costs no buffer memory. Readiness
-/// may be stale (the last read drained the socket): the read that follows
-/// then waits as any read does.
-struct FirstByte<'a> {
-    stream: &'a ClientSocket,
-}
-
-impl Future for FirstByte<'_> {
-    type Output = std::io::Result<()>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.stream.poll_readable(cx)
-    }
-}
-
-/// The first bytes of a head: waits without a buffer (`FirstByte`), then
-/// reads into a fresh one.
-async fn first_read(stream: &mut ClientSocket) -> std::io::Result<BytesMut> {
-    FirstByte { stream }.await?;
-    let mut buf = BytesMut::with_capacity(HEAD_BUFFER_FIRST);
-    stream.read_buf(&mut buf).await?;
-    Ok(buf)
-}
-
-/// Ends once the server begins to shut down after this call (or can no
-/// longer say so). A connection keeps one, so that waiting for the next head
-/// registers nothing new per request.
-async fn shutdown_begins(mut shutdown: ShutdownWatch) {
-    shutdown.borrow_and_update();
-    let _ = shutdown.changed().await;
-}
 
 /// Reads the rest of a head whose first bytes are in `buf`, within `total`
 /// of their arrival, and judges it.
@@ -297,4 +318,25 @@ async fn refuse(stream: &mut ClientSocket, refusal: Refusal, server: &Server) {
         }
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn future_size<A, B, C, F: Future>(_: impl Fn(A, B, C) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    #[test]
+    fn a_waiting_connection_fits_a_384_byte_task() {
+        // A spawned task is one allocation: tokio's header (32 bytes), its
+        // scheduler and id (16), the future, and its trailer (48), rounded
+        // up to the 128-byte alignment tokio gives tasks on x86-64. The
+        // connection's future while it waits between requests is most of
+        // what an idle keep-alive connection costs; at 288 bytes or less
+        // the task is 384 bytes, one more byte makes it 512.
+        let size = future_size(ClientConnections::serve);
+        assert!(size <= 288, "the connection future is {size} bytes");
+    }
 }

@@ -8,6 +8,7 @@
 
 use crate::proxy::client_socket::ClientSocket;
 use crate::proxy::connection::ClientConnections;
+use crate::proxy::shutdown_signal::ShutdownSignal;
 use async_trait::async_trait;
 use pingora_core::server::{ListenFds, ShutdownWatch};
 use pingora_core::services::Service;
@@ -49,6 +50,8 @@ impl Service for PublicListeners {
         listeners_per_fd: usize,
     ) {
         let mut accepting = Vec::new();
+        let signal = ShutdownSignal::new(shutdown.clone());
+        pingora_runtime::current_handle().spawn(signal.clone().relay());
         for address in &self.addresses {
             let listener = match listen_retrying(address, fds.as_ref()).await {
                 Ok(listener) => Arc::new(listener),
@@ -63,6 +66,7 @@ impl Service for PublicListeners {
                     listener.clone(),
                     self.connections.clone(),
                     shutdown.clone(),
+                    signal.clone(),
                 )));
             }
         }
@@ -128,6 +132,7 @@ async fn accept_loop(
     listener: Arc<TcpListener>,
     connections: Arc<ClientConnections>,
     mut shutdown: ShutdownWatch,
+    signal: Arc<ShutdownSignal>,
 ) {
     loop {
         let accepted = tokio::select! {
@@ -145,7 +150,7 @@ async fn accept_loop(
                 let _ = tcp.set_nodelay(true);
                 let socket = Box::new(ClientSocket::new(tcp, peer));
                 pingora_runtime::current_handle()
-                    .spawn(connections.clone().serve(socket, shutdown.clone()));
+                    .spawn(connections.clone().serve(socket, signal.clone()));
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot accept a connection");

@@ -17,5 +17,6 @@ pub mod request_id;
 pub mod respond;
 pub mod router;
 pub mod service;
+pub mod shutdown_signal;
 
 pub use service::{Proxy, RequestCtx};
