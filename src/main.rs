@@ -302,6 +302,7 @@ fn load(path: &std::path::Path) -> Result<config::Config, ConfigError> {
 }
 
 fn main() -> ExitCode {
+    portcullis::allocator::keep_huge_pages_off();
     portcullis::allocator::purge_at_once_during_start_up();
     let cli = Cli::parse();
     match cli.command {
