@@ -390,9 +390,8 @@ otp_delivery: {{kind: webhook, url: "http://127.0.0.1:{webhook_port}/otp", timeo
         latency = {name: self.hey(url, header) for name, url, header in cs}
         for p in self.procs[1:]: stop(p)
         auth = self.auth()
-        # As many fresh gateways as rounds, median reported: with transparent
-        # huge pages RSS moves in 2 MiB steps, a few hundred bytes per
-        # connection at 10,000.
+        # As many fresh gateways as rounds, median reported: a gateway does
+        # not always return what the connections' first requests used.
         memory = [self.connection_memory(self.args.idle_connections) for _ in range(self.args.rounds)]
         self.report(cs, results, latency, auth, memory, notes)
         for p in self.procs: stop(p)

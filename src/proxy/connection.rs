@@ -69,8 +69,11 @@ impl ClientConnections {
     /// all an idle connection costs (with its socket), so it holds only that
     /// wait: everything from the first byte of a request on runs in a boxed
     /// future (`serve_request`), and Pingora's session in one of its own.
-    pub async fn serve(self: Arc<Self>, socket: Box<ClientSocket>, shutdown: Arc<ShutdownSignal>) {
-        let mut socket = socket;
+    pub async fn serve(
+        self: Arc<Self>,
+        mut socket: Box<ClientSocket>,
+        shutdown: Arc<ShutdownSignal>,
+    ) {
         // What Pingora carries from one request to the next on the
         // connection, boxed for the same reason.
         let mut persistent: Option<Box<HttpPersistentSettings>> = None;

@@ -65,7 +65,6 @@ impl Service for PublicListeners {
                 accepting.push(pingora_runtime::current_handle().spawn(accept_loop(
                     listener.clone(),
                     self.connections.clone(),
-                    shutdown.clone(),
                     signal.clone(),
                 )));
             }
@@ -131,9 +130,9 @@ fn listen(address: &str, fds: Option<&ListenFds>) -> std::io::Result<TcpListener
 async fn accept_loop(
     listener: Arc<TcpListener>,
     connections: Arc<ClientConnections>,
-    mut shutdown: ShutdownWatch,
     signal: Arc<ShutdownSignal>,
 ) {
+    let mut shutdown = signal.watch().clone();
     loop {
         let accepted = tokio::select! {
             biased;
