@@ -16,6 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = b"benchmark-secret-0123456789abcdef-0123456789"  # HS256, 44 bytes
 PROXY_CPU, CLIENT_CPU = "0", "1"
+WARM_UP_SECONDS = 2
 
 
 _ports_given = set()
@@ -246,9 +247,9 @@ http {{ access_log off; keepalive_requests 1000000;
         if code != "200":
             raise RuntimeError(f"{name}: {url} answered {code}, not 200; not benchmarking a failing contender")
 
-    def wrk(self, url, header):
+    def wrk(self, url, header, duration=None):
         cmd = ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{self.args.connections}",
-               f"-d{self.args.duration}s", "--latency", url]
+               f"-d{duration or self.args.duration}s", "--latency", url]
         if header: cmd[5:5] = ["-H", header]
         out = subprocess.run(cmd, capture_output=True, text=True).stdout
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -379,6 +380,11 @@ otp_delivery: {{kind: webhook, url: "http://127.0.0.1:{webhook_port}/otp", timeo
         # for its first 5 s only (src/allocator.rs).
         time.sleep(6)
         for name, url, header in cs: self.sanity(name, url, header)
+        # A run that starts right after a build read its first round low
+        # (gigabytes of build output still being written back): flush that
+        # first, then give every contender one unrecorded warm-up round.
+        os.sync()
+        for name, url, header in cs: self.wrk(url, header, duration=WARM_UP_SECONDS)
         results = {name: [] for name, _, _ in cs}
         notes = []
         for r in range(self.args.rounds):
@@ -450,7 +456,8 @@ otp_delivery: {{kind: webhook, url: "http://127.0.0.1:{webhook_port}/otp", timeo
                  f"- CPU: {cpu}, {os.cpu_count()} logical CPUs; kernel {platform.release()}",
                  f"- Proxies pinned to CPU {PROXY_CPU} with one worker; wrk and the upstream (nginx, fixed 200) on CPU {CLIENT_CPU}",
                  f"- wrk: 1 thread, {self.args.connections} keep-alive connections, {self.args.duration}s per run, "
-                 f"{self.args.rounds} interleaved rounds; latency with hey at {self.args.latency_rps} req/s",
+                 f"{self.args.rounds} interleaved rounds after an unrecorded {WARM_UP_SECONDS} s warm-up of each; "
+                 f"latency with hey at {self.args.latency_rps} req/s",
                  *([f"- PGO build: {self.args.pgo_binary} from `scripts/build-pgo.sh` (trained by "
                      "benches/load/pgo_train.py on its own config and traffic mix); the other Portcullis "
                      "rows and the auth API use the plain release build"] if "portcullis-jwt-pgo" in med else []),
