@@ -117,7 +117,6 @@ pub fn build(
     };
     raise_open_file_limit();
     let mut server = Server::new_with_opt_and_conf(opt, conf);
-    // Bootstrap may daemonize (fork): the store is opened after it.
     server.bootstrap();
     let shared = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -167,6 +166,10 @@ pub fn build(
             store: gateway.shared.store.clone(),
             every: cfg.store.sweep_interval.get(),
         },
+    ));
+    server.add_service(background_service(
+        "allocator upkeep",
+        crate::allocator::FreedMemoryUpkeep::default(),
     ));
     server.add_service(background_service(
         "reload on SIGHUP",
