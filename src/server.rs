@@ -98,6 +98,10 @@ fn server_conf(cfg: &Config) -> ServerConf {
         graceful_shutdown_timeout_seconds: Some(s.graceful_shutdown_timeout.get().as_secs()),
         upstream_keepalive_pool_size: s.upstream_keepalive_pool_size,
         work_stealing: s.work_stealing,
+        // Daemonizing would move the process to `/`; relative paths in the
+        // config (the upgrade socket, files read after start) are relative
+        // to where it was started, as for any command-line tool.
+        working_directory: std::env::current_dir().ok(),
         ..ServerConf::default()
     }
 }

@@ -240,3 +240,117 @@ async fn a_graceful_stop_closes_idle_keep_alive_connections_at_once() {
         "closed by the stop signal, not by the process exiting:\n{log_when_closed}"
     );
 }
+
+/// Kills a process this test did not spawn as its child (a daemon).
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if !thread_names(self.0).is_empty() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &self.0.to_string()])
+                .status();
+        }
+    }
+}
+
+/// The threads of process `pid`, by name.
+fn thread_names(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .filter_map(Result::ok)
+                .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+                .map(|name| name.trim_end().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_daemonized_gateway_keeps_its_working_directory_and_allocator_upkeep_and_reloads() {
+    let up = Upstream::start("api").await;
+    let dir = tempfile::tempdir().unwrap();
+    let [port, admin_port] = common::free_ports();
+    let pid_file = dir.path().join("pid");
+    std::fs::write(dir.path().join("signing.secret"), common::TEST_SECRET).unwrap();
+    // Relative paths, as in conf/portcullis.yaml: relative to where it started.
+    let config = |paths: &[&str]| {
+        format!(
+            "listen: [{{address: 127.0.0.1:{port}}}]\n\
+             admin: {{address: 127.0.0.1:{admin_port}}}\n\
+             server: {{threads: 1, pid_file: {}, upgrade_sock: ./upgrade.sock, grace_period: 1s, graceful_shutdown_timeout: 2s}}\n\
+             store: {{path: ./data/portcullis.db}}\n\
+             tokens:\n  signing: [{{kid: test-1, alg: HS256, secret_file: ./signing.secret}}]\n{}",
+            pid_file.display(),
+            routes(&up, paths)
+        )
+    };
+    let config_path = dir.path().join("portcullis.yaml");
+    std::fs::write(&config_path, config(&["/one/"])).unwrap();
+    let log = std::fs::File::create(dir.path().join("gateway.log")).unwrap();
+    let started = portcullis()
+        .args(["run", "--daemon", "-c", "portcullis.yaml"])
+        .current_dir(dir.path())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .stdin(std::process::Stdio::null())
+        .status()
+        .expect("start portcullis --daemon");
+    let log = || std::fs::read_to_string(dir.path().join("gateway.log")).unwrap_or_default();
+    assert!(started.success(), "{}", log());
+
+    let mut pid = None;
+    for _ in 0..200 {
+        let serving = status_of(&format!("http://127.0.0.1:{port}/one/x")).await == 200;
+        let written = std::fs::read_to_string(&pid_file).ok();
+        if let (true, Some(p)) = (serving, written.and_then(|t| t.trim().parse::<u32>().ok())) {
+            pid = Some(p);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pid = pid.unwrap_or_else(|| panic!("the daemon did not serve:\n{}", log()));
+    let _stopped_even_if_this_test_fails = KillOnDrop(pid);
+    let kill = |signal: &str| {
+        std::process::Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .status()
+            .unwrap()
+    };
+
+    // Relative paths (the upgrade socket, files a reload reads) mean what
+    // they meant before the fork.
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap(),
+        dir.path().canonicalize().unwrap()
+    );
+    // Threads started before daemonizing do not survive its fork.
+    assert!(
+        thread_names(pid).iter().any(|t| t == "BG allocator up"),
+        "{:?}",
+        thread_names(pid)
+    );
+
+    std::fs::write(&config_path, config(&["/one/", "/two/"])).unwrap();
+    kill("HUP");
+    let mut reloaded = false;
+    for _ in 0..100 {
+        if status_of(&format!("http://127.0.0.1:{port}/two/x")).await == 200 {
+            reloaded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let before_stop = log();
+    kill("TERM");
+    for _ in 0..200 {
+        if thread_names(pid).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(reloaded, "the reload was not applied:\n{before_stop}");
+    assert!(thread_names(pid).is_empty(), "the daemon did not stop");
+}
