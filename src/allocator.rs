@@ -105,7 +105,7 @@ fn end_start_up() {
 /// mimalloc's arenas are process-wide, so a collection on this service's
 /// thread carries out the ones whose delay has passed whatever thread freed
 /// the memory. After 1,000 connections made their first requests 500 at a
-/// time, RSS went back to 20.5-21.3 MiB instead of staying at 26.6-28.1
+/// time, RSS went back to 20.5-21.3 MiB instead of staying at 25.2-28.1
 /// (benches/load's memory measurement); requests per second within the noise
 /// of interleaved rounds.
 pub struct FreedMemoryUpkeep {
