@@ -10,7 +10,7 @@ logins per second on SQLite and on Redis, and the proxy's latency while a
 password/validate storm runs. Writes benches/results/latest.md.
 """
 import argparse, base64, hashlib, hmac, json, os, platform, re, signal, socket
-import statistics, subprocess, sys, tempfile, time
+import shutil, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,6 +85,15 @@ class Bench:
         self.upstream_port = free_port()
 
     # --- servers -----------------------------------------------------------
+    def finish(self, keep):
+        """Stops every process; removes the scratch folder (configs, logs,
+        stores) unless `keep`, and then says where it is."""
+        for p in self.procs: stop(p)
+        if keep:
+            print(f"configs and logs kept in {self.dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
     def start_upstream(self):
         conf = self.dir / "upstream.conf"
         conf.write_text(f"""daemon off; worker_processes 1; pid {self.dir}/upstream.pid;
@@ -533,10 +542,12 @@ def main():
     except (ValueError, OSError):
         pass
     b = Bench(args)
+    done = False
     try:
         b.run()
+        done = True
     finally:
-        for p in b.procs: stop(p)
+        b.finish(keep=not done)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ def main():
     if args.instructions:
         return count_instructions(b, args)
     auth = f"Authorization: Bearer {b.token}"
+    done = False
     try:
         b.start_upstream()
         urls = {}
@@ -80,9 +81,9 @@ def main():
             print(f"{route}: old {statistics.median(old):,.0f}, new {statistics.median(new):,.0f} req/s; "
                   f"new/old median {statistics.median(per_round):.3f} "
                   f"(rounds {', '.join(f'{x:.3f}' for x in per_round)})")
+        done = True
     finally:
-        for p in b.procs:
-            bench.stop(p)
+        b.finish(keep=not done)
 
 
 def count_instructions(b, args):
@@ -111,8 +112,8 @@ def count_instructions(b, args):
             print(f"{build} {route}: {totals[0]:,} instructions for {small:,} requests, "
                   f"{totals[1]:,} for {large:,}: {per_request[(build, route)]:,.0f} per request", flush=True)
     finally:
-        for p in b.procs:
-            bench.stop(p)
+        # The callgrind outputs are what one reads next (callgrind_annotate).
+        b.finish(keep=True)
     print()
     for route in routes:
         old, new = per_request[("old", route)], per_request[("new", route)]
