@@ -5,7 +5,7 @@
 use crate::config::Upstream;
 use crate::metrics::METRICS;
 use async_trait::async_trait;
-use pingora_core::upstreams::peer::HttpPeer;
+use pingora_core::upstreams::peer::{HttpPeer, HttpUpstreamRequestPolicy};
 use pingora_load_balancing::health_check::{HealthObserve, HttpHealthCheck};
 use pingora_load_balancing::selection::RoundRobin;
 use pingora_load_balancing::{Backend, LoadBalancer};
@@ -181,6 +181,10 @@ impl Cluster {
         peer.options.read_timeout = Some(t.read.get());
         peer.options.write_timeout = Some(t.write.get());
         peer.options.idle_timeout = Some(t.idle.get());
+        // The upstream request filter removes hop-by-hop headers and all
+        // upgrades but WebSocket (`forwarding::strip_hop_by_hop`); Pingora's
+        // default policy would do the same work once more before it.
+        peer.options.http_upstream_request_policy = HttpUpstreamRequestPolicy::preserve();
         peer
     }
 }

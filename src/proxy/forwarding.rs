@@ -14,15 +14,18 @@ pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for
 pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Headers that describe one connection (RFC 9110 section 7.6.1). Framing
-/// (`Transfer-Encoding`) is left to Pingora, which re-frames the body.
-const HOP_BY_HOP: [HeaderName; 6] = [
+/// Headers that describe one connection (RFC 9110 section 7.6.1), the
+/// HTTP/2 upgrade's settings, and `Transfer-Encoding`: Pingora frames the
+/// upstream body itself (chunked when a body has no Content-Length).
+const HOP_BY_HOP: [HeaderName; 8] = [
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
     HeaderName::from_static("proxy-authorization"),
     HeaderName::from_static("proxy-authenticate"),
+    HeaderName::from_static("http2-settings"),
     http::header::TE,
     http::header::TRAILER,
+    http::header::TRANSFER_ENCODING,
 ];
 
 pub fn is_trusted(peer: Option<IpAddr>, trusted: &[IpNet]) -> bool {
@@ -51,11 +54,15 @@ pub fn client_ip(peer: Option<IpAddr>, xff: Option<&str>, trusted: &[IpNet]) -> 
     last
 }
 
-/// Removes hop-by-hop headers, including those named in `Connection`.
-/// `Connection: upgrade` with an `Upgrade` header is kept so WebSockets pass
-/// (Pingora's default upstream policy, before this, forwards only WebSocket
-/// upgrades and strips other protocols' `Upgrade`).
-pub fn strip_hop_by_hop(req: &mut impl HeaderEdit) {
+/// Removes hop-by-hop headers, including those the client's `Connection`
+/// names. This is the only place that does it: Pingora's own upstream
+/// request policy, which did the same before the upstream request filter, is
+/// off (`Cluster::peer`), so the work is done once. A WebSocket handshake
+/// (HTTP/1.1, `Connection: upgrade`, `Upgrade: websocket`) keeps those two
+/// headers, as under Pingora's default policy; any other `Upgrade` (h2c among
+/// them) is removed, because after a protocol switch the bytes would pass the
+/// gateway unchecked.
+pub fn strip_hop_by_hop(req: &mut impl HeaderEdit, downstream_is_http11: bool) {
     // One pass over the names first: most requests carry none of these,
     // and looking each one up by name costs more than the pass.
     let present = req.headers().keys().any(|name| {
@@ -89,14 +96,25 @@ pub fn strip_hop_by_hop(req: &mut impl HeaderEdit) {
     }
     for h in named {
         // never let a client use Connection to strip framing or routing headers
-        if !matches!(h.as_str(), "transfer-encoding" | "content-length" | "host") {
+        if !matches!(h.as_str(), "content-length" | "host") {
             req.unset(&h);
         }
     }
-    if upgrade && req.headers().contains_key(http::header::UPGRADE) {
+    let websocket = upgrade
+        && downstream_is_http11
+        && req
+            .headers()
+            .get(http::header::UPGRADE)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if websocket {
         req.set(
             &http::header::CONNECTION,
             HeaderValue::from_static("upgrade"),
+        );
+        // One value, whatever else the client listed.
+        req.set(
+            &http::header::UPGRADE,
+            HeaderValue::from_static("websocket"),
         );
     } else {
         req.unset(&http::header::CONNECTION);
@@ -236,7 +254,7 @@ mod tests {
         req.insert_header("X-Secret-Hop", "1").unwrap();
         req.insert_header("TE", "trailers").unwrap();
         req.insert_header("Accept", "*/*").unwrap();
-        strip_hop_by_hop(&mut req);
+        strip_hop_by_hop(&mut req, true);
         for h in ["connection", "keep-alive", "x-secret-hop", "te"] {
             assert!(req.headers.get(h).is_none(), "{h} should be gone");
         }
@@ -248,9 +266,55 @@ mod tests {
         let mut req = RequestHeader::build("GET", b"/ws", None).unwrap();
         req.insert_header("Connection", "Upgrade").unwrap();
         req.insert_header("Upgrade", "websocket").unwrap();
-        strip_hop_by_hop(&mut req);
+        strip_hop_by_hop(&mut req, true);
         assert_eq!(req.headers.get("connection").unwrap(), "upgrade");
         assert_eq!(req.headers.get("upgrade").unwrap(), "websocket");
+    }
+
+    #[test]
+    fn other_upgrades_and_their_settings_are_removed() {
+        for (upgrade, http11) in [
+            ("h2c", true),
+            ("websocket, h2c", true),
+            ("websocket", false),
+        ] {
+            let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+            req.insert_header("Connection", "Upgrade, HTTP2-Settings")
+                .unwrap();
+            req.insert_header("Upgrade", upgrade).unwrap();
+            req.insert_header("HTTP2-Settings", "AAMAAABkAARAAAAAAAIAAAAA")
+                .unwrap();
+            strip_hop_by_hop(&mut req, http11);
+            for h in ["connection", "upgrade", "http2-settings"] {
+                assert!(req.headers.get(h).is_none(), "{upgrade} {http11}: {h} kept");
+            }
+        }
+    }
+
+    #[test]
+    fn an_upgrade_header_without_connection_upgrade_is_no_upgrade() {
+        let mut req = RequestHeader::build("GET", b"/ws", None).unwrap();
+        req.insert_header("Upgrade", "websocket").unwrap();
+        strip_hop_by_hop(&mut req, true);
+        assert!(req.headers.get("upgrade").is_none());
+        assert!(req.headers.get("connection").is_none());
+    }
+
+    #[test]
+    fn framing_is_left_for_pingora_to_write_and_content_length_cannot_be_named_away() {
+        let mut req = RequestHeader::build("POST", b"/", None).unwrap();
+        req.insert_header("Transfer-Encoding", "chunked").unwrap();
+        strip_hop_by_hop(&mut req, true);
+        assert!(req.headers.get("transfer-encoding").is_none());
+
+        let mut req = RequestHeader::build("POST", b"/", None).unwrap();
+        req.insert_header("Connection", "content-length, host")
+            .unwrap();
+        req.insert_header("Content-Length", "3").unwrap();
+        req.insert_header("Host", "api.example").unwrap();
+        strip_hop_by_hop(&mut req, true);
+        assert_eq!(req.headers.get("content-length").unwrap(), "3");
+        assert_eq!(req.headers.get("host").unwrap(), "api.example");
     }
 
     #[test]
@@ -285,7 +349,7 @@ mod tests {
         let mut req = RequestHeader::build("GET", b"/", None).unwrap();
         req.insert_header("Accept", "*/*").unwrap();
         req.insert_header("Authorization", "Bearer x").unwrap();
-        strip_hop_by_hop(&mut req);
+        strip_hop_by_hop(&mut req, true);
         assert_eq!(req.headers.len(), 2);
     }
 
@@ -343,10 +407,10 @@ mod tests {
             head.append_header(name, value).unwrap();
         }
         let mut map = head.headers.clone();
-        strip_hop_by_hop(&mut head);
+        strip_hop_by_hop(&mut head, true);
         add_forwarded(&mut head, ip("10.0.0.2"), true);
         set_request_id(&mut head, &rid("edge-1"));
-        strip_hop_by_hop(&mut map);
+        strip_hop_by_hop(&mut map, true);
         add_forwarded(&mut map, ip("10.0.0.2"), true);
         set_request_id(&mut map, &rid("edge-1"));
         assert_eq!(map, head.headers);

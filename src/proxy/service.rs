@@ -68,8 +68,12 @@ const UPSTREAM_ADDITIONS: usize = 7;
 /// The upstream request's headers: hop-by-hop ones and client copies of
 /// identity headers removed, the verified identity, forwarding headers and
 /// the request id added.
-fn edit_upstream_request(upstream: &mut impl HeaderEdit, ctx: &RequestCtx) {
-    forwarding::strip_hop_by_hop(upstream);
+fn edit_upstream_request(
+    upstream: &mut impl HeaderEdit,
+    ctx: &RequestCtx,
+    downstream_is_http11: bool,
+) {
+    forwarding::strip_hop_by_hop(upstream, downstream_is_http11);
     identity_headers::remove_client_copies(upstream, &ctx.snapshot.identity_headers);
     if let (Some(identity), Some(route)) = (&ctx.identity, &ctx.route) {
         let plan = ctx.snapshot.plan(route);
@@ -305,15 +309,16 @@ impl ProxyHttp for Proxy {
 
     async fn upstream_request_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         upstream: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> pingora_error::Result<()> {
+        let http11 = session.req_header().version == http::Version::HTTP_11;
         if ctx.snapshot.config.server.preserve_header_case {
-            edit_upstream_request(upstream, ctx);
+            edit_upstream_request(upstream, ctx, http11);
         } else {
             header_edit::plain_request(upstream, UPSTREAM_ADDITIONS, |headers| {
-                edit_upstream_request(headers, ctx)
+                edit_upstream_request(headers, ctx, http11)
             });
         }
         Ok(())

@@ -80,6 +80,34 @@ impl Drop for Upstream {
     }
 }
 
+/// Reads a chunked body to its end (trailers included); returns its length.
+async fn read_chunked_body<R: tokio::io::AsyncBufRead + Unpin>(
+    reader: &mut R,
+) -> std::io::Result<usize> {
+    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
+    let mut len = 0;
+    loop {
+        let mut size_line = String::new();
+        reader.read_line(&mut size_line).await?;
+        let size = size_line.trim_end().split(';').next().unwrap_or("");
+        let size = usize::from_str_radix(size.trim(), 16).map_err(|_| bad("chunk size"))?;
+        if size == 0 {
+            loop {
+                let mut trailer = String::new();
+                if reader.read_line(&mut trailer).await? == 0 || trailer.trim_end().is_empty() {
+                    return Ok(len);
+                }
+            }
+        }
+        let mut chunk = vec![0u8; size + 2];
+        reader.read_exact(&mut chunk).await?;
+        if !chunk.ends_with(b"\r\n") {
+            return Err(bad("chunk end"));
+        }
+        len += size;
+    }
+}
+
 async fn serve(
     conn: tokio::net::TcpStream,
     name: &str,
@@ -120,12 +148,20 @@ async fn serve(
                     .or_insert(v);
             }
         }
-        let len: usize = headers
-            .get("content-length")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let mut body = vec![0u8; len];
-        reader.read_exact(&mut body).await?;
+        let len = if headers
+            .get("transfer-encoding")
+            .is_some_and(|te| te.eq_ignore_ascii_case("chunked"))
+        {
+            read_chunked_body(&mut reader).await?
+        } else {
+            let len: usize = headers
+                .get("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0u8; len];
+            reader.read_exact(&mut body).await?;
+            len
+        };
 
         let path = target.split('?').next().unwrap_or("").to_string();
         let (status, reply) = if path == "/healthz" {
