@@ -241,6 +241,35 @@ async fn a_graceful_stop_closes_idle_keep_alive_connections_at_once() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_opened_before_a_graceful_stop_still_gets_its_first_request_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let up = Upstream::start("api").await;
+    let mut gw = Gateway::start(&routes(&up, &["/"])).await;
+    let mut fresh = tokio::net::TcpStream::connect(("127.0.0.1", gw.port))
+        .await
+        .unwrap();
+    // Accepted and waiting for its first bytes when the stop begins.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    gw.signal("TERM");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    fresh
+        .write_all(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), fresh.read_to_end(&mut answer))
+        .await
+        .expect("answered and closed within the grace period")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert!(
+        gw.wait_exit(Duration::from_secs(10)).is_some(),
+        "the gateway exits after its grace period"
+    );
+}
+
 /// Kills a process this test did not spawn as its child (a daemon).
 struct KillOnDrop(u32);
 

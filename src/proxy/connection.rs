@@ -83,7 +83,11 @@ impl ClientConnections {
         // request would be registered and cancelled every time.
         let mut idle = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
         // Likewise one wait for the server's shutdown, registered once: it
-        // ends when shutdown begins after the connection came.
+        // ends when shutdown begins after the connection came. It closes a
+        // kept-alive connection waiting for its next request; a new one
+        // still gets its first request served (without keep-alive), because
+        // its client sent it before it could know: closing it then failed
+        // a request now and then during a graceful upgrade.
         let mut stopping = std::pin::pin!(shutdown.begins());
         loop {
             if kept_alive && shutdown.has_begun() {
@@ -108,7 +112,9 @@ impl ClientConnections {
                     }
                     // Once either has ended the connection closes: neither
                     // is polled again.
-                    if stopping.as_mut().poll(cx).is_ready() || idle.as_mut().poll(cx).is_ready() {
+                    if (kept_alive && stopping.as_mut().poll(cx).is_ready())
+                        || idle.as_mut().poll(cx).is_ready()
+                    {
                         return Poll::Ready(false);
                     }
                     Poll::Pending
