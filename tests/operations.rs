@@ -349,8 +349,8 @@ async fn a_daemonized_gateway_keeps_its_working_directory_and_allocator_upkeep_a
             .unwrap()
     };
 
-    // Relative paths (the upgrade socket, files a reload reads) mean what
-    // they meant before the fork.
+    // Relative paths in the config (the upgrade socket among them) mean
+    // what they meant before the fork.
     assert_eq!(
         std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap(),
         dir.path().canonicalize().unwrap()
