@@ -180,6 +180,11 @@ pub fn build(
         "allocator upkeep",
         crate::allocator::FreedMemoryUpkeep::default(),
     ));
+    if start.daemon {
+        // Pingora forks into the daemon in `run_forever`, after this; the
+        // services above start in the daemon, start-up's store calls are done.
+        gateway.shared.store.prepare_to_fork();
+    }
     server.add_service(background_service(
         "reload on SIGHUP",
         ReloadOnHangup {

@@ -270,14 +270,94 @@ async fn a_connection_opened_before_a_graceful_stop_still_gets_its_first_request
     );
 }
 
-/// Kills a process this test did not spawn as its child (a daemon).
-struct KillOnDrop(u32);
+/// The directory a daemon runs in, with the signing secret and two free
+/// ports. Its config uses relative paths, as conf/portcullis.yaml does:
+/// they mean this directory.
+struct DaemonHome {
+    dir: tempfile::TempDir,
+    port: u16,
+    admin_port: u16,
+}
 
-impl Drop for KillOnDrop {
+impl DaemonHome {
+    fn new() -> DaemonHome {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("signing.secret"), common::TEST_SECRET).unwrap();
+        let [port, admin_port] = common::free_ports();
+        DaemonHome {
+            dir,
+            port,
+            admin_port,
+        }
+    }
+
+    fn pid_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("pid")
+    }
+
+    /// Writes portcullis.yaml: `store`, the `more` top-level keys, and
+    /// routes at `paths` to `up`.
+    fn write_config(&self, store: &str, more: &str, up: &Upstream, paths: &[&str]) {
+        let (port, admin_port) = (self.port, self.admin_port);
+        let config = format!(
+            "listen: [{{address: 127.0.0.1:{port}}}]\n\
+             admin: {{address: 127.0.0.1:{admin_port}}}\n\
+             server: {{threads: 1, pid_file: {}, upgrade_sock: ./upgrade.sock, grace_period: 1s, graceful_shutdown_timeout: 2s}}\n\
+             store: {store}\n\
+             tokens:\n  signing: [{{kid: test-1, alg: HS256, secret_file: ./signing.secret}}]\n{more}{}",
+            self.pid_file().display(),
+            routes(up, paths)
+        );
+        std::fs::write(self.dir.path().join("portcullis.yaml"), config).unwrap();
+    }
+
+    /// Starts `portcullis run --daemon -c portcullis.yaml` here and waits
+    /// until /one/x answers 200 and the daemon's pid is in the pid file.
+    async fn start(&self) -> Daemon {
+        let log_path = self.dir.path().join("gateway.log");
+        let log_file = std::fs::File::create(&log_path).unwrap();
+        let started = portcullis()
+            .args(["run", "--daemon", "-c", "portcullis.yaml"])
+            .current_dir(self.dir.path())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .stdin(std::process::Stdio::null())
+            .status()
+            .expect("start portcullis --daemon");
+        let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+        assert!(started.success(), "{}", log());
+        let url = format!("http://127.0.0.1:{}/one/x", self.port);
+        for _ in 0..200 {
+            let serving = status_of(&url).await == 200;
+            let written = std::fs::read_to_string(self.pid_file()).ok();
+            if let (true, Some(pid)) = (serving, written.and_then(|t| t.trim().parse::<u32>().ok()))
+            {
+                return Daemon { pid, log_path };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the daemon did not serve {url}:\n{}", log());
+    }
+}
+
+/// A daemonized gateway; killed when dropped (if a test fails before it
+/// stops it).
+struct Daemon {
+    pid: u32,
+    log_path: std::path::PathBuf,
+}
+
+impl Daemon {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
     fn drop(&mut self) {
-        if !thread_names(self.0).is_empty() {
+        if !thread_names(self.pid).is_empty() {
             let _ = std::process::Command::new("kill")
-                .args(["-KILL", &self.0.to_string()])
+                .args(["-KILL", &self.pid.to_string()])
                 .status();
         }
     }
@@ -300,48 +380,11 @@ fn thread_names(pid: u32) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_daemonized_gateway_keeps_its_working_directory_and_allocator_upkeep_and_reloads() {
     let up = Upstream::start("api").await;
-    let dir = tempfile::tempdir().unwrap();
-    let [port, admin_port] = common::free_ports();
-    let pid_file = dir.path().join("pid");
-    std::fs::write(dir.path().join("signing.secret"), common::TEST_SECRET).unwrap();
-    // Relative paths, as in conf/portcullis.yaml: relative to where it started.
-    let config = |paths: &[&str]| {
-        format!(
-            "listen: [{{address: 127.0.0.1:{port}}}]\n\
-             admin: {{address: 127.0.0.1:{admin_port}}}\n\
-             server: {{threads: 1, pid_file: {}, upgrade_sock: ./upgrade.sock, grace_period: 1s, graceful_shutdown_timeout: 2s}}\n\
-             store: {{path: ./data/portcullis.db}}\n\
-             tokens:\n  signing: [{{kid: test-1, alg: HS256, secret_file: ./signing.secret}}]\n{}",
-            pid_file.display(),
-            routes(&up, paths)
-        )
-    };
-    let config_path = dir.path().join("portcullis.yaml");
-    std::fs::write(&config_path, config(&["/one/"])).unwrap();
-    let log = std::fs::File::create(dir.path().join("gateway.log")).unwrap();
-    let started = portcullis()
-        .args(["run", "--daemon", "-c", "portcullis.yaml"])
-        .current_dir(dir.path())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .stdin(std::process::Stdio::null())
-        .status()
-        .expect("start portcullis --daemon");
-    let log = || std::fs::read_to_string(dir.path().join("gateway.log")).unwrap_or_default();
-    assert!(started.success(), "{}", log());
-
-    let mut pid = None;
-    for _ in 0..200 {
-        let serving = status_of(&format!("http://127.0.0.1:{port}/one/x")).await == 200;
-        let written = std::fs::read_to_string(&pid_file).ok();
-        if let (true, Some(p)) = (serving, written.and_then(|t| t.trim().parse::<u32>().ok())) {
-            pid = Some(p);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let pid = pid.unwrap_or_else(|| panic!("the daemon did not serve:\n{}", log()));
-    let _stopped_even_if_this_test_fails = KillOnDrop(pid);
+    let home = DaemonHome::new();
+    let store = "{path: ./data/portcullis.db}";
+    home.write_config(store, "", &up, &["/one/"]);
+    let daemon = home.start().await;
+    let pid = daemon.pid;
     let kill = |signal: &str| {
         std::process::Command::new("kill")
             .args([format!("-{signal}"), pid.to_string()])
@@ -353,7 +396,7 @@ async fn a_daemonized_gateway_keeps_its_working_directory_and_allocator_upkeep_a
     // what they meant before the fork.
     assert_eq!(
         std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap(),
-        dir.path().canonicalize().unwrap()
+        home.dir.path().canonicalize().unwrap()
     );
     // Threads started before daemonizing do not survive its fork.
     assert!(
@@ -362,17 +405,17 @@ async fn a_daemonized_gateway_keeps_its_working_directory_and_allocator_upkeep_a
         thread_names(pid)
     );
 
-    std::fs::write(&config_path, config(&["/one/", "/two/"])).unwrap();
+    home.write_config(store, "", &up, &["/one/", "/two/"]);
     kill("HUP");
     let mut reloaded = false;
     for _ in 0..100 {
-        if status_of(&format!("http://127.0.0.1:{port}/two/x")).await == 200 {
+        if status_of(&format!("http://127.0.0.1:{}/two/x", home.port)).await == 200 {
             reloaded = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let before_stop = log();
+    let before_stop = daemon.log();
     kill("TERM");
     for _ in 0..200 {
         if thread_names(pid).is_empty() {
@@ -382,4 +425,51 @@ async fn a_daemonized_gateway_keeps_its_working_directory_and_allocator_upkeep_a
     }
     assert!(reloaded, "the reload was not applied:\n{before_stop}");
     assert!(thread_names(pid).is_empty(), "the daemon did not stop");
+}
+
+/// A daemon forks after start-up has used the store; a Redis store's
+/// runtime thread does not survive that fork, so without closing and
+/// reopening its connections every store call timed out (503) and the
+/// daemon was never ready.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_daemonized_gateway_on_redis_serves_logins_and_is_ready() {
+    let up = Upstream::start("api").await;
+    let redis = common::RedisServer::start();
+    let home = DaemonHome::new();
+    let store = format!(
+        "{{kind: redis, url: \"{}\", key_prefix: \"daemon:\"}}",
+        redis.url()
+    );
+    home.write_config(&store, "brands:\n  DEMO: {}\n", &up, &["/one/"]);
+    let daemon = home.start().await;
+    let pid = daemon.pid;
+
+    let ready = format!("http://127.0.0.1:{}/readyz", home.admin_port);
+    let mut became_ready = false;
+    for _ in 0..100 {
+        if status_of(&ready).await == 200 {
+            became_ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        became_ready,
+        "the daemon never became ready:\n{}",
+        daemon.log()
+    );
+    let opened = common::client()
+        .post(format!("http://127.0.0.1:{}/auth/v1/token/generate", home.port))
+        .header("content-type", "application/json")
+        .body(r#"{"identifierType": "MOBILE", "identifierValue": "+4915112345678", "brand": "demo", "deviceId": "device-1"}"#)
+        .send()
+        .await
+        .expect("token/generate");
+    assert_eq!(opened.status(), 200, "{}", daemon.log());
+    assert!(
+        thread_names(pid).iter().any(|t| t == "redis-store"),
+        "{:?}",
+        thread_names(pid)
+    );
 }

@@ -450,6 +450,13 @@ pub trait Store: Send + Sync {
 
     /// Removes expired ephemeral records; returns how many.
     async fn sweep_expired(&self) -> StoreResult<u64>;
+
+    /// Called just before the process forks into a daemon (`run --daemon`),
+    /// after start-up's own calls: lets go of what the fork would break.
+    /// Only the calling thread survives a fork, so a store served by a
+    /// thread of its own (Redis) closes it with its connections and opens
+    /// them again on the daemon's first call.
+    fn prepare_to_fork(&self) {}
 }
 
 /// A fresh session id: 128 bits of CSPRNG output, URL-safe base64 (22 chars).

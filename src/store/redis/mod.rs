@@ -6,7 +6,9 @@
 //! Connections come from a small pool of async connection managers that
 //! reconnect by themselves. They and every call run on the store's own
 //! runtime thread, so they outlive whichever runtime opened the store and
-//! serve Pingora's runtimes alike. Every call is bounded by the connect and
+//! serve Pingora's runtimes alike. A gateway that forks into a daemon
+//! closes them first (the thread would not survive the fork); the daemon's
+//! first call opens them again. Every call is bounded by the connect and
 //! command timeouts, so an outage answers `Unavailable` promptly.
 
 mod counters;
@@ -29,17 +31,18 @@ use super::{
     RateBucket, RateDecision, RevocationQuery, SendAllowance, Session, Store, StoreError,
     StoreResult, UnixMs, User,
 };
+use arc_swap::ArcSwapOption;
 use async_trait::async_trait;
 use keys::Keys;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 pub use settings::RedisSettings;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The runtime the connections live on; shut down without blocking when
-/// the last clone of the store goes.
+/// the last holder lets go.
 struct StoreRuntime(Option<tokio::runtime::Runtime>);
 
 impl Drop for StoreRuntime {
@@ -50,13 +53,64 @@ impl Drop for StoreRuntime {
     }
 }
 
+/// The pool and the runtime thread it lives on. Made again on first use
+/// after `close_connections`: threads do not survive a fork, so a gateway
+/// about to daemonize closes them and its daemon opens its own.
+struct Connections {
+    runtime: StoreRuntime,
+    handle: tokio::runtime::Handle,
+    pool: Box<[ConnectionManager]>,
+    next: AtomicUsize,
+}
+
+impl Connections {
+    /// Starts the runtime thread and prepares the pool without waiting for
+    /// Redis: the gateway starts (not ready) while Redis is down and
+    /// connects when it comes.
+    fn start(
+        client: &redis::Client,
+        config: &ConnectionManagerConfig,
+        pool_size: usize,
+    ) -> StoreResult<Connections> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("redis-store")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the store runtime: {e}")))?;
+        let handle = runtime.handle().clone();
+        let pool = {
+            let _inside = runtime.enter();
+            (0..pool_size.max(1))
+                .map(|_| client.get_connection_manager_lazy(config.clone()))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        Ok(Connections {
+            runtime: StoreRuntime(Some(runtime)),
+            handle,
+            pool: pool.into(),
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// One connection of the pool, in turn.
+    fn connection(&self) -> ConnectionManager {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len();
+        self.pool[i].clone()
+    }
+}
+
 /// The Redis implementation of [`Store`].
 #[derive(Clone)]
 pub struct RedisStore {
-    runtime: Arc<StoreRuntime>,
-    handle: tokio::runtime::Handle,
-    pool: Arc<[ConnectionManager]>,
-    next: Arc<AtomicUsize>,
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    pool_size: usize,
+    /// The open connections (shared by every clone of the store); none
+    /// after `close_connections` until the next call.
+    open: Arc<ArcSwapOption<Connections>>,
+    /// Held while connections are being made, so that only one set is.
+    opening: Arc<Mutex<()>>,
     keys: Keys,
     clock: Arc<dyn Clock>,
     /// The longest one call may take: a reconnect plus a command.
@@ -67,8 +121,8 @@ impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
             .field("prefix", &self.keys.prefix())
-            .field("pool", &self.pool.len())
-            .field("running", &self.runtime.0.is_some())
+            .field("pool", &self.pool_size)
+            .field("open", &self.open.load().is_some())
             .finish()
     }
 }
@@ -84,34 +138,59 @@ impl RedisStore {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("redis-store")
-            .enable_all()
-            .build()
-            .map_err(|e| StoreError::Unavailable(format!("cannot start the store runtime: {e}")))?;
-        let handle = runtime.handle().clone();
-        let pool = {
-            let _inside = runtime.enter();
-            (0..settings.pool_size.max(1))
-                .map(|_| client.get_connection_manager_lazy(config.clone()))
-                .collect::<Result<Vec<_>, _>>()?
-        };
+        let connections = Connections::start(&client, &config, settings.pool_size)?;
         Ok(RedisStore {
-            runtime: Arc::new(StoreRuntime(Some(runtime))),
-            handle,
-            pool: pool.into(),
-            next: Arc::new(AtomicUsize::new(0)),
+            client,
+            config,
+            pool_size: settings.pool_size,
+            open: Arc::new(ArcSwapOption::from_pointee(connections)),
+            opening: Arc::new(Mutex::new(())),
             keys: Keys::new(&settings.key_prefix),
             clock,
             deadline: settings.connect_timeout + settings.command_timeout,
         })
     }
 
-    /// One connection of the pool, in turn.
-    fn connection(&self) -> ConnectionManager {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len();
-        self.pool[i].clone()
+    /// The open connections, made first if `close_connections` closed them.
+    fn connections(&self) -> StoreResult<Arc<Connections>> {
+        if let Some(open) = self.open.load_full() {
+            return Ok(open);
+        }
+        let _opening = self.opening.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(open) = self.open.load_full() {
+            return Ok(open); // another call made them meanwhile
+        }
+        let made = Arc::new(Connections::start(
+            &self.client,
+            &self.config,
+            self.pool_size,
+        )?);
+        self.open.store(Some(made.clone()));
+        Ok(made)
+    }
+
+    /// Closes the connections and stops the store's runtime thread, waiting
+    /// (up to a second) until the sockets are closed; the next call opens
+    /// them again. For a gateway about to fork into a daemon: the fork
+    /// would keep the sockets but not the thread that serves them, so every
+    /// call would time out.
+    pub fn close_connections(&self) {
+        let Some(open) = self.open.swap(None) else {
+            return;
+        };
+        let Ok(mut connections) = Arc::try_unwrap(open) else {
+            return; // a call in flight still holds them; the last one lets go
+        };
+        let Some(runtime) = connections.runtime.0.take() else {
+            return;
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // Blocking is not allowed inside a runtime.
+            runtime.shutdown_background();
+        } else {
+            drop(connections); // the pool's handles go before their runtime
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        }
     }
 
     /// Runs `op` on the store's runtime with a pooled connection, the key
@@ -124,9 +203,11 @@ impl RedisStore {
         Fut: Future<Output = StoreResult<T>> + Send + 'static,
     {
         let now = self.clock.now_ms();
-        let mut task = self
-            .handle
-            .spawn(op(self.connection(), self.keys.clone(), now));
+        let connections = self.connections()?;
+        let mut task =
+            connections
+                .handle
+                .spawn(op(connections.connection(), self.keys.clone(), now));
         let result = match tokio::time::timeout(self.deadline, &mut task).await {
             Ok(Ok(result)) => result,
             Ok(Err(e)) => Err(StoreError::Unavailable(format!("store task failed: {e}"))),
@@ -414,6 +495,10 @@ impl Store for RedisStore {
             upkeep::health(&mut c).await
         })
         .await
+    }
+
+    fn prepare_to_fork(&self) {
+        self.close_connections();
     }
 
     async fn sweep_expired(&self) -> StoreResult<u64> {

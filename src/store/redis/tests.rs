@@ -177,3 +177,66 @@ async fn a_password_in_the_url_is_used_and_a_wrong_one_is_refused_without_echoin
         "settings hide the URL"
     );
 }
+
+/// Waits (up to two seconds) until Redis has `n` clients connected; the
+/// last count seen.
+async fn clients_connected(conn: &mut ::redis::aio::MultiplexedConnection, n: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let info: String = ::redis::cmd("INFO")
+            .arg("clients")
+            .query_async(conn)
+            .await
+            .unwrap();
+        let count = info
+            .lines()
+            .find_map(|l| l.strip_prefix("connected_clients:"))
+            .and_then(|c| c.trim().parse().ok())
+            .expect("INFO clients names connected_clients");
+        if count == n || Instant::now() > deadline {
+            return count;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// What a gateway about to daemonize does (`prepare_to_fork`): the store's
+/// sockets close with its runtime thread, so none is left in the daemon
+/// without a thread to serve it, and the next call opens them again.
+#[test]
+fn closed_connections_are_gone_from_redis_and_the_next_call_opens_them_again() {
+    let server = RedisServer::start();
+    let store = open(&server, "fork:", Arc::new(SystemClock));
+    let check = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut watcher = check.block_on(raw(&server));
+    let use_every_connection = |store: &RedisStore| {
+        check.block_on(async {
+            for _ in 0..8 {
+                store.list_users(None, 1).await.unwrap(); // the pool in turn
+            }
+            store.get_or_create_secret("pepper").await.unwrap()
+        })
+    };
+    let before = use_every_connection(&store);
+    assert_eq!(
+        check.block_on(clients_connected(&mut watcher, 1 + 4)),
+        1 + 4
+    );
+
+    // Outside any runtime, as `server::build` calls it.
+    store.prepare_to_fork();
+    assert_eq!(check.block_on(clients_connected(&mut watcher, 1)), 1);
+
+    assert_eq!(
+        use_every_connection(&store),
+        before,
+        "the same store answers"
+    );
+    assert_eq!(
+        check.block_on(clients_connected(&mut watcher, 1 + 4)),
+        1 + 4
+    );
+}

@@ -3,7 +3,8 @@
 //! write waits for another process's lock), each behind a fair mutex, every
 //! call run on the blocking pool and answered within `BUSY_TIMEOUT` (queue
 //! and lock waits included), every read-modify-write one `BEGIN IMMEDIATE`
-//! transaction.
+//! transaction. A gateway that forks into a daemon closes both first; the
+//! daemon's first calls open them again.
 
 mod codes;
 mod counters;
@@ -21,7 +22,7 @@ use super::{
 };
 use async_trait::async_trait;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
@@ -37,11 +38,38 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(1);
 #[derive(Clone)]
 pub struct SqliteStore {
     /// Writes and read-modify-write transactions, one at a time.
-    writer: Arc<Mutex<Connection>>,
+    writer: Link,
     /// Plain reads (`query_only`).
-    reader: Arc<Mutex<Connection>>,
+    reader: Link,
     clock: Arc<dyn Clock>,
-    path: PathBuf,
+    path: Arc<Path>,
+}
+
+/// One of the store's two connections to the file, and how it is opened.
+/// None after `prepare_to_fork` until its next call opens it again: SQLite
+/// connections must not cross a fork (the process's locks on the file do
+/// not, so another process could take the file as unused and reset its
+/// WAL index under the daemon).
+#[derive(Clone)]
+struct Link {
+    conn: Arc<Mutex<Option<Connection>>>,
+    open: fn(&Path) -> StoreResult<Connection>,
+}
+
+impl Link {
+    fn new(conn: Connection, open: fn(&Path) -> StoreResult<Connection>) -> Link {
+        Link {
+            conn: Arc::new(Mutex::new(Some(conn))),
+            open,
+        }
+    }
+
+    /// Closes the connection unless a call holds it.
+    fn close(&self) {
+        if let Ok(mut conn) = self.conn.try_lock() {
+            conn.take();
+        }
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -66,10 +94,10 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Unavailable(format!("opening the store failed: {e}")))??;
         Ok(SqliteStore {
-            writer: Arc::new(Mutex::new(writer)),
-            reader: Arc::new(Mutex::new(reader)),
+            writer: Link::new(writer, open_connection),
+            reader: Link::new(reader, open_reader),
             clock,
-            path,
+            path: path.into(),
         })
     }
 
@@ -102,16 +130,16 @@ impl SqliteStore {
         self.call(&self.reader, kind, BUSY_TIMEOUT, op).await
     }
 
-    /// Runs `op` on the blocking pool with `conn` and the clock's "now" read
-    /// under its lock (so time never runs backwards between its
-    /// transactions). Waiting for the connection and then for another
+    /// Runs `op` on the blocking pool with the link's connection (opened
+    /// first if it was closed) and the clock's "now" read under its lock
+    /// (so time never runs backwards between its transactions). Waiting for the connection and then for another
     /// process's lock on the file take at most `within` together; after
     /// that the call is unavailable, so a locked file answers every caller
     /// in bounded time instead of queueing them. Failures of the backend are
     /// counted in metrics.
     async fn call<T, F>(
         &self,
-        conn: &Arc<Mutex<Connection>>,
+        link: &Link,
         kind: &'static str,
         within: Duration,
         op: F,
@@ -122,16 +150,21 @@ impl SqliteStore {
     {
         let deadline = Instant::now() + within;
         let clock = Arc::clone(&self.clock);
-        let result = match tokio::time::timeout(within, Arc::clone(conn).lock_owned()).await {
+        let (open, path) = (link.open, Arc::clone(&self.path));
+        let result = match tokio::time::timeout(within, Arc::clone(&link.conn).lock_owned()).await {
             Err(_) => Err(StoreError::Unavailable(format!(
                 "the store stayed busy for {within:?}"
             ))),
             // A panic in `op` drops the guard (and rolls back an open
             // transaction), so the connection stays usable.
             Ok(mut guard) => tokio::task::spawn_blocking(move || {
-                guard.busy_timeout(deadline.saturating_duration_since(Instant::now()))?;
+                let conn = match &mut *guard {
+                    Some(conn) => conn,
+                    closed @ None => closed.insert(open(&path)?),
+                };
+                conn.busy_timeout(deadline.saturating_duration_since(Instant::now()))?;
                 let now = clock.now_ms();
-                op(&mut guard, now)
+                op(conn, now)
             })
             .await
             .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))
@@ -459,6 +492,11 @@ impl Store for SqliteStore {
 
     async fn sweep_expired(&self) -> StoreResult<u64> {
         self.atomically("sweep", upkeep::sweep_expired).await
+    }
+
+    fn prepare_to_fork(&self) {
+        self.writer.close();
+        self.reader.close();
     }
 }
 

@@ -239,3 +239,29 @@ async fn a_committed_registration_survives_kill_9() {
     let user = store.find_user("acme", &email).await.unwrap().unwrap();
     assert_eq!(user.password_hash.as_deref(), Some("$argon2id$survives"));
 }
+
+/// What a gateway about to daemonize does (`prepare_to_fork`): both
+/// connections close, so none crosses the fork (the last one to close
+/// checkpoints the WAL and removes it and its index), and the next calls
+/// open them again on the same file.
+#[tokio::test]
+async fn closed_connections_let_go_of_the_file_and_the_next_call_opens_them_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fork.db");
+    let store = open_at(&path, Arc::new(ManualClock::new(START))).await;
+    let pepper = store.get_or_create_secret("pepper").await.unwrap();
+    let wal = dir.path().join("fork.db-wal");
+    let index = dir.path().join("fork.db-shm");
+    assert!(wal.exists() && index.exists());
+
+    store.prepare_to_fork();
+    assert!(
+        !wal.exists() && !index.exists(),
+        "a connection is still open"
+    );
+
+    assert_eq!(store.get_or_create_secret("pepper").await.unwrap(), pepper);
+    assert_eq!(store.schema_version().await.unwrap(), CURRENT_VERSION);
+    assert!(wal.exists());
+    store.health().await.unwrap();
+}
