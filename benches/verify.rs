@@ -17,7 +17,7 @@ use std::time::Duration;
 
 // The gateway runs on mimalloc (src/main.rs); its allocations are measured on it.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: portcullis::allocator::GatewayAllocator = portcullis::allocator::GatewayAllocator;
 
 const SECRET: &str = "bench-secret-that-is-longer-than-32-bytes";
 

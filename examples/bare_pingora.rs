@@ -22,7 +22,7 @@ use pingora_proxy::{ProxyHttp, Session};
 /// The allocator Portcullis uses, so that the ratio to this proxy measures
 /// Portcullis' code and not a different malloc.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: portcullis::allocator::GatewayAllocator = portcullis::allocator::GatewayAllocator;
 
 /// The whole proxy: one upstream address, nothing per request.
 struct Bare {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 #[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: portcullis::allocator::GatewayAllocator = portcullis::allocator::GatewayAllocator;
 
 #[derive(Parser)]
 #[command(

@@ -1,6 +1,10 @@
-//! Tuning of the process allocator (mimalloc, set in `main.rs`) for a
-//! gateway's life: a start-up that allocates and frees a lot once, then
-//! threads that serve requests or sit idle, with a small working set.
+//! Tuning of the process allocator (mimalloc, `global::GatewayAllocator`,
+//! set in `main.rs`) for a gateway's life: a start-up that allocates and
+//! frees a lot once, then threads that serve requests or sit idle, with a
+//! small working set.
+
+mod global;
+pub use global::GatewayAllocator;
 
 use async_trait::async_trait;
 use libmimalloc_sys::{mi_collect, mi_option_get, mi_option_set, mi_option_t};
