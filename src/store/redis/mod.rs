@@ -174,7 +174,7 @@ impl RedisStore {
     /// them again. For a gateway about to fork into a daemon: the fork
     /// would keep the sockets but not the thread that serves them, so every
     /// call would time out.
-    pub fn close_connections(&self) {
+    fn close_connections(&self) {
         let Some(open) = self.open.swap(None) else {
             return;
         };
