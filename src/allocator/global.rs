@@ -105,10 +105,11 @@ unsafe impl GlobalAlloc for GatewayAllocator {
         // when rounded up to it (the caller's contract).
         let moved = unsafe { self.alloc(Layout::from_size_align_unchecked(new_size, align)) };
         if !moved.is_null() {
+            let kept = layout.size().min(new_size);
             // SAFETY: both blocks hold at least `kept` bytes and are distinct;
             // the old one is given back only once its contents are copied.
             unsafe {
-                std::ptr::copy_nonoverlapping(ptr, moved, layout.size().min(new_size));
+                std::ptr::copy_nonoverlapping(ptr, moved, kept);
                 mi_free(ptr.cast());
             }
         }
